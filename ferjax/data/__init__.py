@@ -1,0 +1,1 @@
+"""Input: dataset builders, the grain pipeline, augmentation and splits."""

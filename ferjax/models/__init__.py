@@ -1,0 +1,34 @@
+"""Models, one module per paper, plus shared layers.
+
+Every model is a Flax Linen module called as `model.apply(variables, images, train=...)` on
+float32 NHWC images and returns a dict of outputs (always "logits" (B, K) for a classifier;
+others such as "attention", "landmarks", "embedding", "attention_image" where the model has
+them), so any loss in ferjax.losses can be combined with any model whose outputs it needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Mapping
+
+# name -> "module:factory". A factory takes (model_config, data_info) and returns a Linen
+# module; data_info carries facts only the data knows (num_classes, image_shape, and where
+# present mean_landmarks).
+_REGISTRY: dict[str, str] = {
+    "sun_baseline": "ferjax.models.sun:baseline_from_config",
+    "sun_attention": "ferjax.models.sun:attention_from_config",
+    "sun_gap": "ferjax.models.sun:gap_from_config",
+}
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def build_model(model_config: Mapping[str, Any], data_info: Mapping[str, Any]):
+    """Builds the Linen module named by `model_config.name`."""
+    name = model_config["name"]
+    if name not in _REGISTRY:
+        raise ValueError(f"config.model.name={name!r} is not a model; choose one of {names()}")
+    module_name, factory = _REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module_name), factory)(model_config, data_info)
