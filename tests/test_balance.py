@@ -174,3 +174,22 @@ def test_imbalance_dataset_and_errors():
         imbalanced_counts(np.array([3, 4]), np.array([1.0, 1.0, 1.0]))
     with pytest.raises(ValueError, match=r"classes \[1\] have a frequency but no examples"):
         imbalanced_plan([0, 0], [1.0, 1.0], seed=0)
+
+
+def test_class_sampling_hook_imbalances_then_balances():
+    from ferjax.data.class_sampling import resample_training_classes
+
+    labels = np.repeat(np.arange(8), 40)
+    source = grain.MapDataset.source(_records(labels))
+    assert resample_training_classes(source, {"balance": False, "imbalance": ""}, seed=0) is source
+    skewed = resample_training_classes(source, {"imbalance": "affectnet"}, seed=0)
+    skewed_counts = class_counts(np.array([int(r["label"]) for r in skewed]), 8)
+    assert skewed_counts[1] == 40 and skewed_counts[7] == 1
+    both = resample_training_classes(
+        source, {"imbalance": "affectnet", "balance": True, "target": "median"}, seed=0,
+        labels=labels)
+    balanced_counts = class_counts(np.array([int(r["label"]) for r in both]), 8)
+    assert len(set(balanced_counts.tolist())) == 1
+    assert balanced_counts[0] == int(np.median(skewed_counts))
+    with pytest.raises(ValueError, match="unknown keys \\['balanced'\\]"):
+        resample_training_classes(source, {"balanced": True}, seed=0)
