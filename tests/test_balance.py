@@ -193,3 +193,31 @@ def test_class_sampling_hook_imbalances_then_balances():
     assert balanced_counts[0] == int(np.median(skewed_counts))
     with pytest.raises(ValueError, match="unknown keys \\['balanced'\\]"):
         resample_training_classes(source, {"balanced": True}, seed=0)
+
+
+def test_class_sampling_hook_on_a_plain_source_with_a_label_map():
+    from ferjax.data.class_sampling import resample_training_classes
+
+    class Source:  # a random-access source that answers labels without decoding
+        def __init__(self, records):
+            self.records = records
+
+        def __len__(self):
+            return len(self.records)
+
+        def __getitem__(self, i):
+            return self.records[i]
+
+        def field_values(self, key):
+            return np.array([int(r[key]) for r in self.records])
+
+    # Seven classes: contempt (7) dropped by the label map, so absent from the data.
+    labels = np.repeat(np.arange(7), 30)
+    table = [0, 1, 2, 3, 4, 5, 6, -1]
+    out = resample_training_classes(Source(_records(labels)),
+                                    {"imbalance": "affectnet", "balance": True, "target": "25"},
+                                    seed=3, label_table=table)
+    assert len(out) == 7 * 25
+    np.testing.assert_array_equal(class_counts(out.field_values("label"), 8), [25] * 7 + [0])
+    np.testing.assert_array_equal(out.field_values("index"),
+                                  [int(out[i]["index"]) for i in range(len(out))])

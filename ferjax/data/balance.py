@@ -173,9 +173,13 @@ class ResampledMapDataset(grain.MapDataset):
     same whenever, and in whichever process, it is read.
     """
 
-    def __init__(self, parent: grain.MapDataset, source_index: np.ndarray,
+    def __init__(self, parent: Any, source_index: np.ndarray,
                  replica: np.ndarray | None = None, *, seed: int = 0,
                  augment: Callable[[Mapping[str, Any], np.random.Generator], Any] | None = None):
+        # parent: a MapDataset or any random-access source (__len__, __getitem__).
+        self._records = parent
+        if not isinstance(parent, grain.MapDataset):
+            parent = grain.MapDataset.source(parent)
         super().__init__(parent)
         self._source_index = np.asarray(source_index, np.int64)
         self._replica = (np.zeros(len(self._source_index), np.int32) if replica is None
@@ -194,6 +198,15 @@ class ResampledMapDataset(grain.MapDataset):
     def __str__(self) -> str:
         return f"ResampledMapDataset(len={len(self)}, seed={self._seed})"
 
+    def field_values(self, key: str) -> np.ndarray:
+        """(len,) int64 scalar field (label, fold, subject_id) of every element, read cheaply
+        from the parent when it offers `field_values` (a replica keeps its original's)."""
+        if hasattr(self._records, "field_values"):
+            values = np.asarray(self._records.field_values(key), np.int64)
+        else:
+            values = read_labels(self._records, key)
+        return values[self._source_index]
+
     def __getitem__(self, index):
         if isinstance(index, slice):
             return self.slice(index)
@@ -204,18 +217,19 @@ class ResampledMapDataset(grain.MapDataset):
         return self._augment(record, np.random.default_rng((self._seed, int(index))))
 
 
-def read_labels(dataset: grain.MapDataset, key: str = "label") -> np.ndarray:
-    """(N,) int64 labels read from every record (reads, and so decodes, the whole source)."""
+def read_labels(dataset: Any, key: str = "label") -> np.ndarray:
+    """(N,) int64 values of a scalar field of every record of a MapDataset or random-access
+    source (reads, and so decodes, the whole source)."""
     return np.array([int(dataset[i][key]) for i in range(len(dataset))], np.int64)
 
 
-def balance(dataset: grain.MapDataset, target: int | str = 13000, *, seed: int,
+def balance(dataset: Any, target: int | str = 13000, *, seed: int,
             labels: Sequence[int] | None = None, num_classes: int | None = None,
             replicate: str = "fill", crop_fraction: float = 0.9) -> ResampledMapDataset:
     """The class-balanced view of `dataset` (Jalal et al. 2019's up/down-sampling).
 
     Args:
-      dataset: grain MapDataset of records with a `label` (and `image`) key.
+      dataset: MapDataset or random-access source of records with `label` and `image` keys.
       target: examples per class (paper 13,000) or a rule, see `balanced_plan`.
       seed: fixes the plan and every replica's augmentation.
       labels: the records' labels when known (else read from the records).

@@ -8,21 +8,22 @@
         "crop_fraction": 0.9,     # replicas' random crop side fraction
     }
 
-Apply it to the global training MapDataset before shuffling and before any per-process split:
-the plans depend only on the labels and the seed, so every process builds the same one.
+Apply it to the global training source before shuffling and before any per-process split: the
+plans depend only on the labels and the seed, so every process builds the same one. The
+imbalance frequencies are in the canonical 8-class order and act on the records' canonical
+labels; balancing acts on the experiment's label space (after the label map).
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-import grain
 import numpy as np
 
 from ferjax.data.balance import ResampledMapDataset, balance, read_labels
-from ferjax.data.imbalance import imbalanced_plan
+from ferjax.data.imbalance import imbalanced_plan, resolve_frequencies
 
-_KEYS = ("imbalance", "balance", "target", "replicate", "crop_fraction")
+KEYS = ("imbalance", "balance", "target", "replicate", "crop_fraction")
 
 
 def _target(value: Any) -> int | str:
@@ -30,36 +31,41 @@ def _target(value: Any) -> int | str:
     return int(text) if text.isdigit() else text
 
 
-def resample_training_classes(dataset: grain.MapDataset, sampling: Mapping[str, Any] | None, *,
-                              seed: int, labels: Sequence[int] | None = None,
-                              num_classes: int | None = None) -> grain.MapDataset:
-    """Imbalance and/or balance `dataset` as `sampling` says; unchanged when both are off.
+def resample_training_classes(source: Any, sampling: Mapping[str, Any] | None, *, seed: int,
+                              labels: Sequence[int] | None = None,
+                              label_table: Sequence[int] | None = None) -> Any:
+    """Imbalance and/or balance a training source as `sampling` says; `source` itself when off.
 
     Args:
-      dataset: MapDataset of training records with a `label` key (labels in the experiment's
-        label space; negative = dropped).
+      source: MapDataset or random-access source of records with a canonical `label`.
       sampling: config.data.class_sampling (see module docstring) or None.
       seed: fixes both plans and the replicas' augmentation.
-      labels: (N,) labels of `dataset` when known (else read from the records once).
-      num_classes: K of the label space.
+      labels: (N,) canonical labels of `source` when known (else read from the records once).
+      label_table: canonical id -> experiment class id (-1 = dropped); identity when None.
     Returns:
-      the re-sampled MapDataset (class-major order: shuffle it afterwards).
+      a ResampledMapDataset (class-major order: shuffle it afterwards) or `source`.
     """
     sampling = dict(sampling or {})
-    unknown = set(sampling) - set(_KEYS)
+    unknown = set(sampling) - set(KEYS)
     if unknown:
         raise ValueError(f"config.data.class_sampling has unknown keys {sorted(unknown)}; "
-                         f"known: {list(_KEYS)}")
+                         f"known: {list(KEYS)}")
     if not sampling.get("imbalance") and not sampling.get("balance"):
-        return dataset
-    labels = read_labels(dataset) if labels is None else np.asarray(labels, np.int64)
+        return source
+    labels = read_labels(source) if labels is None else np.asarray(labels, np.int64)
+    table = (np.arange(max(8, labels.max() + 1)) if label_table is None
+             else np.asarray(label_table, np.int64))
     if sampling.get("imbalance"):
-        kept = imbalanced_plan(labels, sampling["imbalance"], seed)
-        dataset = ResampledMapDataset(dataset, kept, seed=seed)
+        freq = resolve_frequencies(sampling["imbalance"]).copy()
+        if len(freq) == len(table):
+            freq[table < 0] = 0.0  # classes the label map drops are not in the data
+        kept = imbalanced_plan(labels, freq, seed)
+        source = ResampledMapDataset(source, kept, seed=seed)
         labels = labels[kept]  # so the balancer need not read the records again
     if sampling.get("balance"):
-        dataset = balance(dataset, _target(sampling.get("target", 13000)), seed=seed + 1,
-                          labels=labels, num_classes=num_classes,
-                          replicate=sampling.get("replicate", "fill"),
-                          crop_fraction=float(sampling.get("crop_fraction", 0.9)))
-    return dataset
+        mapped = table[labels]
+        source = balance(source, _target(sampling.get("target", 13000)), seed=seed + 1,
+                         labels=mapped, num_classes=int(table.max()) + 1,
+                         replicate=sampling.get("replicate", "fill"),
+                         crop_fraction=float(sampling.get("crop_fraction", 0.9)))
+    return source

@@ -7,9 +7,8 @@ keeping as many examples as the rarest-relative class allows.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
-import grain
 import numpy as np
 
 from ferjax.data.balance import ResampledMapDataset, class_counts, read_labels
@@ -69,7 +68,7 @@ def imbalanced_plan(labels: Sequence[int], frequencies: str | Sequence[float],
     return np.concatenate(chosen).astype(np.int64)
 
 
-def imbalance(dataset: grain.MapDataset, frequencies: str | Sequence[float] = "affectnet", *,
+def imbalance(dataset: Any, frequencies: str | Sequence[float] = "affectnet", *,
               seed: int, labels: Sequence[int] | None = None) -> ResampledMapDataset:
     """The subsample of `dataset` whose class counts follow `frequencies` (no augmentation)."""
     labels = read_labels(dataset) if labels is None else np.asarray(labels)
