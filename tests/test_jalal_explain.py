@@ -53,7 +53,7 @@ def test_maps_from_model_and_figure(tmp_path):
     fig.savefig(path)
     assert path.stat().st_size > 1000
     ablation = JalalSelfAttentionNet(num_classes=8, use_attention=False)
-    with pytest.raises(ValueError, match="no 'attention'"):
+    with pytest.raises(ValueError, match="no 'self_attention'"):
         self_attention_maps(ablation, ablation.init(jax.random.key(1), jnp.asarray(images)), images)
 
 

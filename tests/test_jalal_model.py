@@ -108,7 +108,8 @@ def test_output_shapes_for_several_sizes(height, width, grid):
     out = jax.eval_shape(lambda: model.apply(model.init(jax.random.key(0), images), images))
     n = grid[0] * grid[1]
     assert out["logits"].shape == (2, 7)
-    assert out["attention"].shape == (2, n, n)
+    assert out["self_attention"].shape == (2, n, n)
+    assert out["attention"].shape == (2,) + grid
 
 
 def test_valid_padding_and_spatial_upsample_change_the_grid():
@@ -116,7 +117,7 @@ def test_valid_padding_and_spatial_upsample_change_the_grid():
     for kwargs, side in (({"padding": "VALID"}, 21), ({"c3_upsample": True}, 56)):
         model = JalalSelfAttentionNet(num_classes=8, **kwargs)
         out = jax.eval_shape(lambda: model.apply(model.init(jax.random.key(0), images), images))
-        assert out["attention"].shape == (1, side * side, side * side)
+        assert out["self_attention"].shape == (1, side * side, side * side)
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +134,10 @@ def test_forward_train_and_eval(small_model):
     out = model.apply(variables, images, train=False)
     assert out["logits"].shape == (4, 8) and np.all(np.isfinite(out["logits"]))
     assert out["attention_grid"] == (4, 4)
-    np.testing.assert_allclose(out["attention"].sum(-1), np.ones((4, 16)), rtol=1e-5)
+    np.testing.assert_allclose(out["self_attention"].sum(-1), np.ones((4, 16)), rtol=1e-5)
+    np.testing.assert_allclose(out["attention"].sum((1, 2)), np.ones(4), rtol=1e-5)
+    np.testing.assert_allclose(out["attention"][:, 1, 2],
+                               out["self_attention"][:, :, 1 * 4 + 2].mean(-1), rtol=1e-5)
     train = lambda key: model.apply(variables, images, train=True, rngs={"dropout": key},
                                     mutable=["batch_stats"])
     (out_a, stats), (out_b, _) = train(jax.random.key(7)), train(jax.random.key(8))

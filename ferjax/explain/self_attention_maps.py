@@ -64,7 +64,7 @@ def upsample_maps(maps: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray:
 
 def self_attention_maps(model: Any, variables: Mapping[str, Any], images: np.ndarray,
                         query_points: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Runs a model whose outputs carry "attention" and "attention_grid" (inference mode).
+    """Runs a model whose outputs carry "self_attention" and "attention_grid" (inference mode).
 
     Args:
       model: Linen module, e.g. ferjax.models.jalal.JalalSelfAttentionNet.
@@ -77,8 +77,8 @@ def self_attention_maps(model: Any, variables: Mapping[str, Any], images: np.nda
     """
     images = np.asarray(images, np.float32)
     outputs = model.apply(variables, images, train=False)
-    if "attention" not in outputs:
-        raise ValueError("the model returned no 'attention': is its self-attention block off?")
+    if "self_attention" not in outputs:
+        raise ValueError("the model returned no 'self_attention': is its attention block off?")
     grid = tuple(int(g) for g in outputs["attention_grid"])
     height, width = images.shape[1:3]
     if query_points is None:
@@ -86,7 +86,7 @@ def self_attention_maps(model: Any, variables: Mapping[str, Any], images: np.nda
     points = np.broadcast_to(np.asarray(query_points, np.float64),
                              (images.shape[0],) + np.asarray(query_points).shape[-2:])
     cells = points_to_cells(points, (height, width), grid)
-    grid_maps = query_maps(np.asarray(outputs["attention"]), grid, cells)
+    grid_maps = query_maps(np.asarray(outputs["self_attention"]), grid, cells)
     return {"maps": upsample_maps(grid_maps, (height, width)), "grid_maps": grid_maps,
             "query_points": np.array(points), "cells": cells,
             "logits": np.asarray(outputs["logits"])}

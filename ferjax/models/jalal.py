@@ -37,9 +37,11 @@ Paper ambiguities and the choices made (config option for the alternative in bra
 - No attention: `use_attention=False` removes a1 (the CNN baseline ablation; 20,641 fewer
   parameters).
 
-Outputs: {"logits": (B, K), "attention": (B, N, N) with N = h·w the attention block's positions
-(row = query, summing to 1 over keys), "attention_grid": (h, w)}; the last two only with
-attention.
+Outputs: {"logits": (B, K), "self_attention": (B, N, N) the block's weights, N = h·w positions
+in row-major order (row = query, summing to 1 over keys), "attention": (B, h, w) the mean over
+queries of those weights (how much each position is attended to; sums to 1, the spatial weight
+map of docs/architecture.md, so the generic attention figures and AU-region scores apply),
+"attention_grid": (h, w)}; all but the logits only with attention.
 """
 
 from __future__ import annotations
@@ -110,8 +112,10 @@ class JalalSelfAttentionNet(nn.Module):
         if self.use_attention:
             x, weights = SelfAttention2D(gamma_init=self.gamma_init, name="a1")(
                 x, return_attention=True)
-            outputs["attention"] = weights
-            outputs["attention_grid"] = (x.shape[1], x.shape[2])
+            grid = (x.shape[1], x.shape[2])
+            outputs["self_attention"] = weights
+            outputs["attention"] = jnp.mean(weights, axis=1).reshape((-1,) + grid)
+            outputs["attention_grid"] = grid
         x = nn.relu(conv(64, 2, "c4_conv")(x))
         x = norm("c4_bn")(adaptive_avg_pool(x, (3, 3)))
         x = x.reshape(x.shape[0], -1)
