@@ -162,3 +162,18 @@ def test_mask_feature_only_with_landmark_crops(tmp_path):
     config = real_builder.RealConfig(name="m", crop="landmarks", mask=True, image_size=16)
     features = Builder(config=config, data_dir=str(tmp_path)).info.features
     assert features["mask"].shape == (16, 16, 1)
+
+
+def test_keyword_overrides_derive_a_named_config(tmp_path):
+    cls = builders.builder_class("rafd")
+    b = cls(config="front", image_size=16, grey=True, data_dir=str(tmp_path))
+    assert b.builder_config.name == "front-grey_True-image_size_16"
+    assert b.builder_config.cameras == (90,) and b.info.features["image"].shape == (16, 16, 1)
+    default = cls(crop="none", data_dir=str(tmp_path))
+    assert default.builder_config.name == "front-crop_none"
+    with pytest.raises(TypeError):
+        cls(config="front", colour="x", data_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"unknown config fields \['colour'\]"):
+        real_builder.derived_config(cls.BUILDER_CONFIGS[0], {"colour": "x"})
+    with pytest.raises(ValueError, match="crop='mtcnn'"):
+        cls(config="front", crop="mtcnn", data_dir=str(tmp_path)).info

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -43,6 +44,27 @@ class RealConfig(tfds.core.BuilderConfig):
     def face_options(self) -> FaceOptions:
         return FaceOptions(image_size=self.image_size, grey=self.grey, crop=self.crop,
                            mask=self.mask)
+
+
+# BuilderConfig's own fields; every other config field can be overridden by a keyword argument.
+_TFDS_CONFIG_FIELDS = {f.name for f in dataclasses.fields(tfds.core.BuilderConfig)}
+
+
+def _slug(value) -> str:
+    text = "_".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+    return re.sub(r"[^A-Za-z0-9_.]", "_", text)
+
+
+def derived_config(base: tfds.core.BuilderConfig, overrides: dict) -> tfds.core.BuilderConfig:
+    """`base` with some fields replaced, named after them ("front-grey_True-image_size_64") so
+    each variant prepares into its own folder. Unknown field names are an error naming them."""
+    allowed = {f.name for f in dataclasses.fields(base)} - _TFDS_CONFIG_FIELDS
+    unknown = sorted(set(overrides) - allowed)
+    if unknown:
+        raise ValueError(f"unknown config fields {unknown} for config {base.name!r}; "
+                         f"overridable: {sorted(allowed)}")
+    name = base.name + "".join(f"-{k}_{_slug(v)}" for k, v in sorted(overrides.items()))
+    return dataclasses.replace(base, name=name, **overrides)
 
 
 def image_feature(size: int, channels: int) -> tfds.features.Tensor:
@@ -108,6 +130,25 @@ class RealDatasetBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
     HOMEPAGE = ""
     # Builders whose layout has face boxes set this to store a "box" feature (x, y, w, h).
     HAS_BOX = False
+
+    def __init__(self, *, config=None, **kwargs):
+        """As tfds's builders, plus keyword overrides of any config field (image_size=64,
+        grey=True, crop='detect', peak_frames=1, ...), which derive a new named config."""
+        base_fields = {f.name for f in dataclasses.fields(self.BUILDER_CONFIGS[0])}
+        overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in base_fields - _TFDS_CONFIG_FIELDS}
+        if overrides:
+            config = derived_config(self._base_config(config), overrides)
+        super().__init__(config=config, **kwargs)
+
+    @classmethod
+    def _base_config(cls, config) -> tfds.core.BuilderConfig:
+        if isinstance(config, tfds.core.BuilderConfig):
+            return config
+        name = config or cls.DEFAULT_BUILDER_CONFIG_NAME or cls.BUILDER_CONFIGS[0].name
+        for candidate in cls.BUILDER_CONFIGS:
+            if candidate.name == name:
+                return candidate
+        raise ValueError(f"unknown config {name!r}; available: {[c.name for c in cls.BUILDER_CONFIGS]}")
 
     @abc.abstractmethod
     def parse(self, manual_dir: Path) -> ParsedDataset:
