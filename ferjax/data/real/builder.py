@@ -133,7 +133,9 @@ class RealDatasetBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
 
     def __init__(self, *, config=None, **kwargs):
         """As tfds's builders, plus keyword overrides of any config field (image_size=64,
-        grey=True, crop='detect', peak_frames=1, ...), which derive a new named config."""
+        grey=True, crop='detect', peak_frames=1, ...), which derive a new named config.
+        file_format defaults to array_record: tfds's default (tfrecord) needs TensorFlow."""
+        kwargs.setdefault("file_format", "array_record")
         base_fields = {f.name for f in dataclasses.fields(self.BUILDER_CONFIGS[0])}
         overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in base_fields - _TFDS_CONFIG_FIELDS}
         if overrides:
