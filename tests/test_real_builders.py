@@ -177,3 +177,44 @@ def test_keyword_overrides_derive_a_named_config(tmp_path):
         real_builder.derived_config(cls.BUILDER_CONFIGS[0], {"colour": "x"})
     with pytest.raises(ValueError, match="crop='mtcnn'"):
         cls(config="front", crop="mtcnn", data_dir=str(tmp_path)).info
+
+
+class _FakePreprocessConfig:
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+
+class _FakeFacePreprocessor:
+    """Follows ferjax.preprocess.pipeline's contract: dark images count as 'no face found'."""
+    made = []
+
+    def __init__(self, config):
+        self.made.append(config)
+        self.config = config
+
+    def __call__(self, image, landmarks=None):
+        h, w = self.config.output_size
+        out = np.full((h, w, self.config.channels), int(image.mean()), np.uint8)
+        return {"image": out, "landmarks": np.full((68, 2), np.nan, np.float32),
+                "mask": np.full((h, w, 1), 255, np.uint8), "detected": image.mean() > 50}
+
+
+def test_detect_mode_delegates_to_face_preprocessor_and_reports_fallbacks(tmp_path, monkeypatch):
+    import types
+    fake = types.ModuleType("ferjax.preprocess.pipeline")
+    fake.PreprocessConfig, fake.FacePreprocessor = _FakePreprocessConfig, _FakeFacePreprocessor
+    monkeypatch.setitem(__import__("sys").modules, "ferjax.preprocess.pipeline", fake)
+    manual = tmp_path / "m"
+    real_trees.write_image(manual / "happy/bright.png", 200)
+    real_trees.write_image(manual / "happy/dark.png", 10)
+    cls = builders.builder_class("class_folder")
+    b = cls(config="default", crop="detect", mask=True, grey=True, image_size=8,
+            illumination="isotropic", data_dir=str(tmp_path / "d"))
+    b.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
+    (config,) = _FakeFacePreprocessor.made  # one preprocessor per run
+    assert (config.output_size, config.channels, config.mode, config.illumination) == (
+        (8, 8), 1, "detect", "isotropic")
+    recs = records(b, "train")
+    assert all(r["mask"].shape == (8, 8, 1) and (r["mask"] == 255).all() for r in recs)
+    report = json.loads((b.data_path / REPORT_NAME).read_text())
+    assert report["detection_fallbacks"] == {"train": 1}

@@ -1,6 +1,7 @@
 """Image decoding, the 'none'/'box' face crops, and the prepare report's duplicate hashing."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -78,16 +79,15 @@ def test_face_options_validated():
         face.FaceOptions(mask=True)
 
 
-def test_delegated_modes_need_the_preprocess_pipeline():
-    try:
-        import ferjax.preprocess.pipeline  # noqa: F401
-    except ImportError:
-        with pytest.raises(ValueError, match="ferjax.preprocess.pipeline.FacePreprocessor"):
-            face.make_face_preprocessor(face.FaceOptions(crop="detect"))
-    else:
-        fn = face.make_face_preprocessor(face.FaceOptions(crop="detect", image_size=16))
-        out = fn(np.zeros((32, 32, 3), np.uint8), None, None)
-        assert out.image.shape == (16, 16, 3)
+def test_delegated_modes_name_the_missing_preprocess_pipeline(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ferjax.preprocess.pipeline", None)  # import fails
+    with pytest.raises(ValueError, match="ferjax.preprocess.pipeline.FacePreprocessor"):
+        face.make_face_preprocessor(face.FaceOptions(crop="detect"))
+
+
+def test_illumination_needs_a_delegated_crop():
+    with pytest.raises(ValueError, match="illumination='isotropic' needs crop='landmarks'"):
+        face.FaceOptions(illumination="isotropic")
 
 
 def test_report_finds_duplicates_across_and_within_splits(tmp_path):

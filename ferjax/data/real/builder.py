@@ -34,16 +34,18 @@ class RealConfig(tfds.core.BuilderConfig):
     """Preprocessing shared by every real-dataset config (see ferjax.data.real.face).
 
     image_size: output side (pixels); grey: 1 channel, else 3; crop: 'none' | 'box' |
-    'landmarks' | 'detect'; mask: add a face-mask feature (landmark-based crops only).
+    'landmarks' | 'detect'; mask: add a face-mask feature; illumination: 'none' | 'isotropic'
+    (mask and illumination need crop 'landmarks' or 'detect').
     """
     image_size: int = 128
     grey: bool = False
     crop: str = "none"
     mask: bool = False
+    illumination: str = "none"
 
     def face_options(self) -> FaceOptions:
         return FaceOptions(image_size=self.image_size, grey=self.grey, crop=self.crop,
-                           mask=self.mask)
+                           mask=self.mask, illumination=self.illumination)
 
 
 # BuilderConfig's own fields; every other config field can be overridden by a keyword argument.

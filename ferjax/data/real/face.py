@@ -27,11 +27,13 @@ BOX_MARGIN = 0.2
 @dataclasses.dataclass(frozen=True)
 class FaceOptions:
     """image_size: output side in pixels; grey: 1 channel (else 3); crop: one of CROP_MODES;
-    mask: also return a face mask (needs a landmark-based crop)."""
+    mask: also return a face mask; illumination: 'none' or 'isotropic' (Gross & Brajovic, as
+    Sun et al.). mask and illumination need a delegated crop ('landmarks' or 'detect')."""
     image_size: int = 128
     grey: bool = False
     crop: str = "none"
     mask: bool = False
+    illumination: str = "none"
 
     def __post_init__(self):
         if self.crop not in CROP_MODES:
@@ -40,6 +42,9 @@ class FaceOptions:
             raise ValueError(f"image_size={self.image_size!r}: expected a positive int")
         if self.mask and self.crop not in _DELEGATED:
             raise ValueError(f"mask=True needs crop='landmarks' or 'detect', got crop={self.crop!r}")
+        if self.illumination != "none" and self.crop not in _DELEGATED:
+            raise ValueError(f"illumination={self.illumination!r} needs crop='landmarks' or "
+                             f"'detect', got crop={self.crop!r}")
 
     @property
     def channels(self) -> int:
@@ -129,10 +134,13 @@ def make_face_preprocessor(options: FaceOptions) -> FacePreprocessFn:
         raise ValueError(
             f"crop={options.crop!r} needs ferjax.preprocess.pipeline.FacePreprocessor, which "
             f"cannot be imported here ({err}); use crop='none' or 'box'") from err
-    preprocessor = pipeline.FacePreprocessor(dataclasses.asdict(options))
+    # Built once per builder run: in "detect" mode it holds the compiled MTCNN.
+    preprocessor = pipeline.FacePreprocessor(pipeline.PreprocessConfig(
+        output_size=(options.image_size, options.image_size), channels=options.channels,
+        mode=options.crop, illumination=options.illumination))
 
     def delegated(image, landmarks, box):
         out = preprocessor(image, landmarks)
-        return PreparedFace(image=out["image"], landmarks=out.get("landmarks"), box=None,
-                            mask=out.get("mask"), detected=bool(out.get("detected", True)))
+        return PreparedFace(image=out["image"], landmarks=out["landmarks"], box=None,
+                            mask=out["mask"], detected=bool(out["detected"]))
     return delegated
