@@ -169,6 +169,7 @@ def test_keyword_overrides_derive_a_named_config(tmp_path):
     b = cls(config="front", image_size=16, grey=True, data_dir=str(tmp_path))
     assert b.builder_config.name == "front-grey_True-image_size_16"
     assert b.builder_config.cameras == (90,) and b.info.features["image"].shape == (16, 16, 1)
+    assert b.builder_config.description == "front with grey=True, image_size=16"
     default = cls(crop="none", data_dir=str(tmp_path))
     assert default.builder_config.name == "front-crop_none"
     with pytest.raises(TypeError):

@@ -66,7 +66,9 @@ def derived_config(base: tfds.core.BuilderConfig, overrides: dict) -> tfds.core.
         raise ValueError(f"unknown config fields {unknown} for config {base.name!r}; "
                          f"overridable: {sorted(allowed)}")
     name = base.name + "".join(f"-{k}_{_slug(v)}" for k, v in sorted(overrides.items()))
-    return dataclasses.replace(base, name=name, **overrides)
+    changes = ", ".join(f"{k}={v!r}" for k, v in sorted(overrides.items()))
+    return dataclasses.replace(base, name=name, description=f"{base.name} with {changes}",
+                               **overrides)
 
 
 def image_feature(size: int, channels: int) -> tfds.features.Tensor:
