@@ -219,3 +219,20 @@ def test_detect_mode_delegates_to_face_preprocessor_and_reports_fallbacks(tmp_pa
     assert all(r["mask"].shape == (8, 8, 1) and (r["mask"] == 255).all() for r in recs)
     report = json.loads((b.data_path / REPORT_NAME).read_text())
     assert report["detection_fallbacks"] == {"train": 1}
+
+
+def test_all_unreadable_split_is_a_clear_error_and_empty_splits_are_reported(tmp_path):
+    manual = tmp_path / "m"
+    real_trees.write_image(manual / "train/happy/a.png", 1)
+    real_trees.write_truncated_jpeg(manual / "test/happy/b.jpg")
+    with pytest.raises(ValueError, match="split 'test': none of its 1 images could be read; e.g. .*b.jpg"):
+        build("class_folder", "default", manual, tmp_path / "d")
+    # FER+ with every PublicTest row excluded: the empty split is left out and reported.
+    root = real_trees.fer2013_tree(tmp_path / "f", bad_row=False)
+    real_trees.ferplus_csv(root)
+    rows = (root / "fer2013new.csv").read_text().splitlines()
+    (root / "fer2013new.csv").write_text("\n".join(rows[:5]) + "\n")  # 4 rows, as fer2013.csv
+    b = build("fer2013", "ferplus", root, tmp_path / "fd")
+    assert set(b.as_data_source()) == {"train", "test"}
+    report = json.loads((b.data_path / REPORT_NAME).read_text())
+    assert report["empty_splits"] == ["validation"]

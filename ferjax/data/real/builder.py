@@ -111,7 +111,8 @@ def build_record(raw: RawExample, face, options: FaceOptions, box_feature: bool)
 def prepared_examples(split: str, examples: list[RawExample], face_fn: FacePreprocessFn,
                       options: FaceOptions, report: PrepareReport,
                       box_feature: bool = False) -> Iterator[tuple[str, dict]]:
-    """Load, hash, preprocess and yield (key, record); unreadable images go to the report."""
+    """Load, hash, preprocess and yield (key, record); unreadable images go to the report.
+    A split whose every image is unreadable is an error (tfds cannot write an empty split)."""
     for raw in examples:
         try:
             image = raw.load()
@@ -124,6 +125,10 @@ def prepared_examples(split: str, examples: list[RawExample], face_fn: FacePrepr
             report.add_fallback(split)
         report.add_written(split)
         yield raw.key, build_record(raw, face, options, box_feature)
+    if not report.written.get(split):
+        first = next((s for s in report.skipped if s["split"] == split), None)
+        raise ValueError(f"split {split!r}: none of its {len(examples)} images could be read"
+                         + (f"; e.g. {first['reason']}" if first else ""))
 
 
 class RealDatasetBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
@@ -176,11 +181,21 @@ class RealDatasetBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
     def _split_generators(self, dl_manager):
         options = self.builder_config.face_options()
         face_fn = make_face_preprocessor(options)
-        parsed = self.parse(Path(dl_manager.manual_dir))
+        manual_dir = Path(dl_manager.manual_dir)
+        parsed = self.parse(manual_dir)
         self._report = PrepareReport(dataset=self.name, config=self.builder_config.name,
                                      excluded=dict(parsed.excluded))
+        splits = {s: examples for s, examples in parsed.splits.items() if examples}
+        if not splits:
+            raise ValueError(f"no examples found in {manual_dir} for {self.name}/"
+                             f"{self.builder_config.name} (excluded: {parsed.excluded}); see "
+                             "the builder's MANUAL_DOWNLOAD_INSTRUCTIONS")
+        for split in sorted(set(parsed.splits) - set(splits)):
+            log.warning("%s: split %r has no examples in %s and is not written", self.name,
+                        split, manual_dir)
+        self._report.empty_splits = sorted(set(parsed.splits) - set(splits))
         return {split: self._generate_examples(split, examples, face_fn, options)
-                for split, examples in parsed.splits.items()}
+                for split, examples in splits.items()}
 
     def _generate_examples(self, split, examples, face_fn, options):
         return prepared_examples(split, examples, face_fn, options, self._report, self.HAS_BOX)

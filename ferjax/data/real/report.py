@@ -32,6 +32,7 @@ class PrepareReport:
     skipped: list[dict] = dataclasses.field(default_factory=list)
     excluded: dict[str, int] = dataclasses.field(default_factory=dict)
     detection_fallbacks: dict[str, int] = dataclasses.field(default_factory=dict)
+    empty_splits: list[str] = dataclasses.field(default_factory=list)
     _hashes: dict[str, list[tuple[str, str]]] = dataclasses.field(default_factory=dict, repr=False)
 
     def add_written(self, split: str) -> None:
@@ -66,6 +67,7 @@ class PrepareReport:
             "dataset": self.dataset, "config": self.config, "written": dict(self.written),
             "skipped_count": len(self.skipped), "skipped": list(self.skipped),
             "excluded": dict(self.excluded), "detection_fallbacks": dict(self.detection_fallbacks),
+            "empty_splits": list(self.empty_splits),
             "cross_split_duplicate_groups": len(cross), "cross_split_duplicates": cross,
             "within_split_duplicate_groups": within,
         }
