@@ -180,9 +180,8 @@ class RealDatasetBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
 
     def _split_generators(self, dl_manager):
         options = self.builder_config.face_options()
-        face_fn = make_face_preprocessor(options)
         manual_dir = Path(dl_manager.manual_dir)
-        parsed = self.parse(manual_dir)
+        parsed = self.parse(manual_dir)  # before the (possibly slow to build) face preprocessor
         self._report = PrepareReport(dataset=self.name, config=self.builder_config.name,
                                      excluded=dict(parsed.excluded))
         splits = {s: examples for s, examples in parsed.splits.items() if examples}
@@ -194,6 +193,7 @@ class RealDatasetBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
             log.warning("%s: split %r has no examples in %s and is not written", self.name,
                         split, manual_dir)
         self._report.empty_splits = sorted(set(parsed.splits) - set(splits))
+        face_fn = make_face_preprocessor(options)
         return {split: self._generate_examples(split, examples, face_fn, options)
                 for split, examples in splits.items()}
 
