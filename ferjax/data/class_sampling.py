@@ -40,19 +40,23 @@ def resample_training_classes(source: Any, sampling: Mapping[str, Any] | None, *
       source: MapDataset or random-access source of records with a canonical `label`.
       sampling: config.data.class_sampling (see module docstring) or None.
       seed: fixes both plans and the replicas' augmentation.
-      labels: (N,) canonical labels of `source` when known (else read from the records once).
+      labels: (N,) canonical labels of `source` when known (else its `field_values("label")`,
+        else read from the records once).
       label_table: canonical id -> experiment class id (-1 = dropped); identity when None.
     Returns:
       a ResampledMapDataset (class-major order: shuffle it afterwards) or `source`.
     """
-    sampling = dict(sampling or {})
+    sampling = dict(sampling.items()) if sampling else {}
     unknown = set(sampling) - set(KEYS)
     if unknown:
         raise ValueError(f"config.data.class_sampling has unknown keys {sorted(unknown)}; "
                          f"known: {list(KEYS)}")
     if not sampling.get("imbalance") and not sampling.get("balance"):
         return source
-    labels = read_labels(source) if labels is None else np.asarray(labels, np.int64)
+    if labels is None:
+        labels = (source.field_values("label") if hasattr(source, "field_values")
+                  else read_labels(source))
+    labels = np.asarray(labels, np.int64)
     table = (np.arange(max(8, labels.max() + 1)) if label_table is None
              else np.asarray(label_table, np.int64))
     if sampling.get("imbalance"):

@@ -17,7 +17,7 @@ import grain
 import numpy as np
 
 from ferjax import labels
-from ferjax.data import augment, sources
+from ferjax.data import augment, class_sampling, sources
 
 # Record keys a batch may carry besides image/label/weight (docs/architecture.md).
 OPTIONAL_KEYS = ("landmarks", "mask", "face")
@@ -252,9 +252,13 @@ def build_data(data_cfg: Mapping[str, Any], *, seed: int) -> Data:
                          f"eval={len(eval_src)} (config.data)")
     n_stats = int(data_cfg.get("stats_examples", 1024))
     norm = estimate_normalisation(train_src, spec, n_stats)
+    landmarks_mean = mean_landmarks(train_src, spec, n_stats)
+    # After the statistics (they describe the records; a re-sampled set is class-major).
+    train_src = class_sampling.resample_training_classes(
+        train_src, data_cfg.get("class_sampling"), seed=seed, label_table=label_table)
     info = {"num_classes": len(class_names), "class_names": class_names,
             "image_shape": (*spec.crop_size, spec.channels), "train_size": len(train_src),
-            "eval_size": len(eval_src), "mean_landmarks": mean_landmarks(train_src, spec, n_stats)}
+            "eval_size": len(eval_src), "mean_landmarks": landmarks_mean}
     return Data(train=train_src, eval=eval_src, spec=spec, norm=norm, info=info)
 
 

@@ -1,0 +1,98 @@
+"""Jalal et al. 2019: convolutional self-attention network with class-balanced sampling.
+
+Run (the default experiment: FERSynth `wild`, RGB 96×96 random crops of the 112×112 faces,
+8 classes, a short CPU schedule):
+  python launch.py --config=configs/jalal_self_attention.py
+Without the self-attention block (the paper's CNN ablation):
+  python launch.py --config=configs/jalal_self_attention.py:attention=False
+Class-imbalanced FERSynth (AffectNet's class frequencies), then balanced as the paper:
+  python launch.py --config=configs/jalal_self_attention.py:imbalanced
+  python launch.py --config=configs/jalal_self_attention.py:imbalanced,balance
+The paper's experiment (AffectNet 8 classes, its validation set as test; Adam 1e-4, batch 500,
+700 epochs, dropout 0.85, 13,000 images per class, 224×224 RGB), e.g. on an accelerator:
+  python launch.py --config=configs/jalal_self_attention.py:paper \
+      --config.data.manual_dir=/path/to/AffectNet
+Smoke run (seconds):  ...jalal_self_attention.py:runlocal
+Arguments (comma-separated): data=wild|front|pose|<real builder>, classes=8|7,
+attention=True|False, gamma=random|zero, dropout=0.85, imbalanced, balance,
+target=<count>|mean|median|max|min, replicate=fill|whole, steps, batch, lr, crop, paper,
+runlocal.
+
+Expected on a 2-core CPU: the README results table and docs/decisions.md ("Jalal et al. 2019")
+give the measured runtime and accuracy; nothing is promised here.
+"""
+
+from configs import pieces
+
+DEFAULTS = {
+    "data": "wild",         # FERSynth front | pose | wild, or a real builder (affectnet, ...)
+    "classes": 8,           # 8 (canonical, the paper's AffectNet) or 7 (contempt dropped)
+    "attention": True,      # False: the CNN without the self-attention block
+    "gamma": "random",      # a1's γ initialisation: random (paper) | zero (SAGAN)
+    "dropout": 0.85,        # d1's drop probability (paper "0.85", PyTorch p)
+    "imbalanced": False,    # subsample the training set to AffectNet's class frequencies
+    "balance": False,       # Jalal's class balancing: down-sample large, replicate small
+    "target": "mean",       # examples per class when balancing (paper: 13000)
+    "replicate": "fill",    # fill (exactly target) | whole (the paper's whole-copy counts)
+    "steps": 400,
+    "batch": 16,
+    "lr": 1e-4,             # the paper's Adam learning rate
+    "crop": 96,             # model input side (random crops; centre crop at evaluation)
+    "paper": False,         # the paper's AffectNet experiment (overrides the above)
+    "runlocal": False,      # seconds-long smoke run
+}
+
+
+def get_config(arg=None):
+    a = pieces.parse_arg(arg, DEFAULTS)
+    if a.paper:
+        a.update({"data": "affectnet", "balance": True, "target": "13000", "batch": 500,
+                  "crop": 224})
+    if a.gamma not in ("random", "zero"):
+        raise ValueError(f"config argument gamma={a.gamma!r}; expected random or zero")
+    if a.classes not in (7, 8):
+        raise ValueError(f"config argument classes={a.classes}; expected 7 or 8")
+    c = pieces.base()
+    c.model = {"name": "jalal_self_attention", "use_attention": a.attention,
+               "gamma_init": a.gamma, "dropout_rate": a.dropout, "padding": "SAME",
+               "c3_upsample": False}
+    if a.data in ("front", "pose", "wild"):
+        c.data = pieces.fersynth_data(a.data)
+        c.data.channels = 3 if a.data == "wild" else 1
+    elif a.data == "affectnet":
+        # Faces resized to 256 so the paper's random 224×224 crops (and flips) apply.
+        c.data = pieces.real_data("affectnet", f"csv{a.classes}", channels=3,
+                                  builder_kwargs={"image_size": 256, "grey": False})
+        c.data.eval_split = "validation"   # AffectNet's validation set is the test set
+    else:
+        c.data = pieces.real_data(a.data)
+    c.data.label_space = "canonical8" if a.classes == 8 else "seven"
+    c.data.crop_size = (a.crop, a.crop)
+    c.data.class_sampling = {
+        "imbalance": "affectnet" if a.imbalanced else "",
+        "balance": a.balance,
+        "target": a.target,
+        "replicate": a.replicate,
+        "crop_fraction": 0.9,
+    }
+    c.train.batch_size = a.batch
+    c.train.optimizer.name = "adam"       # paper: β1 = 0.9 ("momentum"), no weight decay
+    c.train.schedule = {"kind": "constant", "lr": a.lr}
+    c.train.log_every = 25
+    c.train.checkpoint_every = 200
+    c.train.num_steps = a.steps
+    if a.paper:
+        c.train.num_steps = 0
+        c.train.num_epochs = 700.0
+        c.train.log_every = 100
+        c.train.checkpoint_every = 2000
+        c.eval.batch_size = 500
+    if a.runlocal:
+        c.train.num_steps = 4
+        c.train.batch_size = 8
+        c.train.log_every = 2
+        c.train.checkpoint_every = 2
+        c.eval.batch_size = 16
+        c.data.stats_examples = 64
+        c.data.crop_size = (32, 32)
+    return c
