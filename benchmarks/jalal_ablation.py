@@ -1,0 +1,148 @@
+"""Jalal et al. 2019 on FERSynth `wild`: with/without self-attention, with/without balancing.
+
+    python benchmarks/jalal_ablation.py --workdir=runs/jalal_ablation \
+        --image_size=64 --crop=56 --steps=300 --batch=16 --lr=1e-3
+
+Renders the `wild` preset's train and validation splits in memory at --image_size (the
+builder's records, smaller so a 2-core CPU can train several variants), then trains
+configs/jalal_self_attention.py once per variant through the standard trainer:
+  attention            the full model on FERSynth wild (classes evenly drawn)
+  no_attention         the same without the self-attention block
+  imbalanced           attention model, training set subsampled to AffectNet's frequencies
+  imbalanced_balanced  the same, then Jalal's class balancing (target = mean class count)
+  (and the no-attention pair of the last two with --variants)
+Prints one line per variant (validation accuracy, macro recall) and writes summary.json; each
+variant's workdir has the usual results, confusion matrix and curves, and the attention model a
+self-attention query-map figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from configs import jalal_self_attention
+from ferjax import labels, synth
+from ferjax.data import pipeline, sources
+from ferjax.explain.self_attention_maps import self_attention_maps
+from ferjax.models import build_model
+from ferjax.train import checkpoint, loop, optim
+from ferjax.train import state as state_lib
+from ferjax.viz.self_attention import self_attention_figure
+
+VARIANTS = {
+    "attention": "",
+    "no_attention": "attention=False",
+    "imbalanced": "imbalanced",
+    "imbalanced_balanced": "imbalanced,balance",
+    "imbalanced_no_attention": "imbalanced,attention=False",
+    "imbalanced_balanced_no_attention": "imbalanced,balance,attention=False",
+}
+
+
+def render_split(image_size: int, split: str, variants_per_class: int = 4, seed: int = 0):
+    """The `wild` builder's records of one split, rendered at image_size²."""
+    config = synth.preset("wild", image_size=(image_size, image_size))
+    return [synth.render_subject_example(config, seed, int(subject), name, variant)
+            for subject in synth.split_subjects(config, split)
+            for name in config.classes for variant in range(variants_per_class)]
+
+
+def variant_config(arg: str, args, records):
+    common = f"steps={args.steps},batch={args.batch},crop={args.crop},lr={args.lr}"
+    config = jalal_self_attention.get_config(f"{arg},{common}" if arg else common)
+    config.data.source = "memory"
+    config.data.records = records
+    config.train.checkpoint_every = args.steps
+    config.eval.batch_size = 64
+    return config
+
+
+def macro_recall(confusion: np.ndarray) -> float:
+    confusion = np.asarray(confusion, np.float64)
+    return float(np.mean(np.diag(confusion) / np.maximum(confusion.sum(1), 1)))
+
+
+def attention_query_figure(config, workdir: Path, out: Path, count: int = 4) -> None:
+    """Restores the trained model and draws its self-attention at eyes, nose and mouth."""
+    data = pipeline.build_data(config.data, seed=config.seed)
+    model = build_model(config.model, data.info)
+    variables = state_lib.init_variables(model, jax.random.key(0), data.info["image_shape"])
+    tx = optim.make_optimizer(config.train.optimizer,
+                              optim.make_schedule(config.train.schedule, 1))
+    state = state_lib.create_train_state(model, variables, tx, "")
+    it = iter(pipeline.train_dataset(data.train, pipeline.TrainTransform(
+        data.spec, data.norm, **dict(config.data.augment)), seed=config.seed,
+        local_batch_size=config.train.batch_size))
+    state, _ = checkpoint.restore_latest(checkpoint.make_manager(workdir, 1), state, it)
+    transform = pipeline.EvalTransform(data.spec, data.norm)
+    # One face each of several classes, from different subjects.
+    eval_labels = sources.field_values(data.eval, "label")
+    picks = [int(np.flatnonzero(eval_labels == c)[k * 17 % np.sum(eval_labels == c)])
+             for k, c in enumerate((1, 3, 6, 2, 5, 4)[:count])]
+    records = [data.eval[i] for i in picks]
+    images = np.stack([transform.map(r)["image"] for r in records])
+    # Query points from each face's own landmarks, in the centre-cropped frame.
+    h, w = data.spec.crop_size
+    points = []
+    for r in records:
+        lm = np.asarray(r["landmarks"])
+        offset = np.array([(r["image"].shape[1] - w) // 2, (r["image"].shape[0] - h) // 2])
+        points.append(np.stack([lm[36:42].mean(0), lm[42:48].mean(0), lm[30],
+                                (lm[51] + lm[57]) / 2]) - offset)
+    result = self_attention_maps(model, {"params": state.params,
+                                         "batch_stats": state.batch_stats}, images,
+                                 np.stack(points))
+    names = labels.CLASSES
+    titles = [f"{names[int(r['label'])]} -> {names[int(np.argmax(l))]}"
+              for r, l in zip(records, result["logits"])]
+    fig = self_attention_figure(images, result["maps"], result["query_points"], titles,
+                                ["right eye", "left eye", "nose tip", "mouth"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workdir", default="runs/jalal_ablation")
+    parser.add_argument("--image_size", type=int, default=64)
+    parser.add_argument("--crop", type=int, default=56)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--variants", default="attention,no_attention,imbalanced,"
+                                              "imbalanced_balanced")
+    args = parser.parse_args()
+    root = Path(args.workdir)
+    start = time.time()
+    records = {split: sources.ListSource(render_split(args.image_size, split))
+               for split in ("train", "validation")}
+    print(f"rendered {len(records['train'])} train / {len(records['validation'])} validation "
+          f"images at {args.image_size}² in {time.time() - start:.0f} s", flush=True)
+    summary_path = root / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    for name in args.variants.split(","):
+        config = variant_config(VARIANTS[name], args, records)
+        start = time.time()
+        result = loop.train_and_evaluate(config, root / name)
+        row = {"accuracy": result["accuracy"], "macro_recall": macro_recall(result["confusion"]),
+               "train_size": int(json.loads((root / name / "data_stats.json").read_text())
+                                 ["train_size"]),
+               "seconds": round(time.time() - start), "arg": VARIANTS[name],
+               "steps": args.steps, "batch": args.batch, "lr": args.lr, "crop": args.crop,
+               "image_size": args.image_size}
+        summary[name] = row
+        summary_path.write_text(json.dumps(summary, indent=2))
+        print(f"{name}: {row}", flush=True)
+        if name == "attention":
+            attention_query_figure(config, root / name, root / name / "figures" /
+                                   "self_attention_queries.png")
+
+
+if __name__ == "__main__":
+    main()
