@@ -221,3 +221,21 @@ def test_class_sampling_hook_on_a_plain_source_with_a_label_map():
     np.testing.assert_array_equal(class_counts(out.field_values("label"), 8), [25] * 7 + [0])
     np.testing.assert_array_equal(out.field_values("index"),
                                   [int(out[i]["index"]) for i in range(len(out))])
+
+
+def test_replicas_are_augmented_and_originals_are_not():
+    rng = np.random.default_rng(0)
+    records = [{"image": rng.integers(0, 255, (16, 16, 3)).astype(np.uint8),
+                "label": np.int64(i % 2), "index": np.int64(i)} for i in range(6)]
+    records += [{"image": rng.integers(0, 255, (16, 16, 3)).astype(np.uint8),
+                 "label": np.int64(0), "index": np.int64(6 + i)} for i in range(6)]
+    data = balance(grain.MapDataset.source(records), 9, seed=5)
+    index, replica = balanced_plan([int(r["label"]) for r in records], 9, seed=5)
+    changed = []
+    for i in range(len(data)):
+        same = np.array_equal(data[i]["image"], records[index[i]]["image"])
+        if replica[i] == 0:
+            assert same
+        else:
+            changed.append(not same)
+    assert len(changed) == 6 and all(changed)
