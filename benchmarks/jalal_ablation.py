@@ -1,12 +1,13 @@
-"""Jalal et al. 2019 on FERSynth `wild`: with/without self-attention, with/without balancing.
+"""Jalal et al. 2019 on FERSynth: with/without self-attention, with/without class balancing.
 
     python benchmarks/jalal_ablation.py --workdir=runs/jalal_ablation \
         --image_size=64 --crop=56 --steps=300 --batch=16 --lr=1e-3
 
-Renders the `wild` preset's train and validation splits in memory at --image_size (the
-builder's records, smaller so a 2-core CPU can train several variants), then trains
+Renders a FERSynth preset's (--preset, default `wild`) train and validation splits in memory
+at --image_size (the builder's records, 4 per subject and class, smaller so a 2-core CPU can
+train several variants), then trains
 configs/jalal_self_attention.py once per variant through the standard trainer:
-  attention            the full model on FERSynth wild (classes evenly drawn)
+  attention            the full model (FERSynth draws classes evenly)
   no_attention         the same without the self-attention block
   imbalanced           attention model, training set subsampled to AffectNet's frequencies
   imbalanced_balanced  the same, then Jalal's class balancing (target = mean class count)
@@ -45,16 +46,18 @@ VARIANTS = {
 }
 
 
-def render_split(image_size: int, split: str, variants_per_class: int = 4, seed: int = 0):
-    """The `wild` builder's records of one split, rendered at image_size²."""
-    config = synth.preset("wild", image_size=(image_size, image_size))
+def render_split(preset: str, image_size: int, split: str, variants_per_class: int = 4,
+                 seed: int = 0):
+    """A FERSynth preset's records of one split (as its builder makes them) at image_size²."""
+    config = synth.preset(preset, image_size=(image_size, image_size))
     return [synth.render_subject_example(config, seed, int(subject), name, variant)
             for subject in synth.split_subjects(config, split)
             for name in config.classes for variant in range(variants_per_class)]
 
 
 def variant_config(arg: str, args, records):
-    common = f"steps={args.steps},batch={args.batch},crop={args.crop},lr={args.lr}"
+    common = (f"data={args.preset},steps={args.steps},batch={args.batch},crop={args.crop},"
+              f"lr={args.lr}")
     config = jalal_self_attention.get_config(f"{arg},{common}" if arg else common)
     config.data.source = "memory"
     config.data.records = records
@@ -110,6 +113,7 @@ def attention_query_figure(config, workdir: Path, out: Path, count: int = 4) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workdir", default="runs/jalal_ablation")
+    parser.add_argument("--preset", default="wild", help="FERSynth preset: wild | front | pose")
     parser.add_argument("--image_size", type=int, default=64)
     parser.add_argument("--crop", type=int, default=56)
     parser.add_argument("--steps", type=int, default=300)
@@ -120,7 +124,7 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(args.workdir)
     start = time.time()
-    records = {split: sources.ListSource(render_split(args.image_size, split))
+    records = {split: sources.ListSource(render_split(args.preset, args.image_size, split))
                for split in ("train", "validation")}
     print(f"rendered {len(records['train'])} train / {len(records['validation'])} validation "
           f"images at {args.image_size}² in {time.time() - start:.0f} s", flush=True)
@@ -135,7 +139,7 @@ def main() -> None:
                                  ["train_size"]),
                "seconds": round(time.time() - start), "arg": VARIANTS[name],
                "steps": args.steps, "batch": args.batch, "lr": args.lr, "crop": args.crop,
-               "image_size": args.image_size}
+               "image_size": args.image_size, "preset": args.preset}
         summary[name] = row
         summary_path.write_text(json.dumps(summary, indent=2))
         print(f"{name}: {row}", flush=True)
