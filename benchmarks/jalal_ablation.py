@@ -63,6 +63,7 @@ def variant_config(arg: str, args, records):
     config.data.records = records
     config.train.checkpoint_every = args.steps
     config.eval.batch_size = 64
+    config.seed = args.seed
     return config
 
 
@@ -119,6 +120,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0, help="config.seed: init, order, plans")
     parser.add_argument("--variants", default="attention,no_attention,imbalanced,"
                                               "imbalanced_balanced")
     args = parser.parse_args()
@@ -139,7 +141,7 @@ def main() -> None:
                                  ["train_size"]),
                "seconds": round(time.time() - start), "arg": VARIANTS[name],
                "steps": args.steps, "batch": args.batch, "lr": args.lr, "crop": args.crop,
-               "image_size": args.image_size, "preset": args.preset}
+               "image_size": args.image_size, "preset": args.preset, "seed": args.seed}
         summary[name] = row
         summary_path.write_text(json.dumps(summary, indent=2))
         print(f"{name}: {row}", flush=True)
