@@ -1,8 +1,10 @@
 """MTCNN: Flax networks against a plain NumPy reference on the pretrained weights, the cascade's
 pieces against hand-computed values, and detection on a real photograph."""
 
+import pickle
 import sys
 
+import jax
 import numpy as np
 import pytest
 from skimage import data
@@ -121,10 +123,10 @@ def test_network_matches_numpy_reference_on_pretrained_weights(variables, net, s
                                    err_msg=f"{net}.{key}")
 
 
-def test_pnet_output_size_follows_same_pooling():
+def test_pnet_output_size_follows_same_pooling(variables):
     # 17 rows: conv 15 -> SAME pool ceil(15/2) = 8 -> two 3x3 convs -> 4 rows.
-    out = mtcnn.PNet().apply(mtcnn.init_params("pnet", __import__("jax").random.key(1)),
-                             np.zeros((1, 17, 12, 3), np.float32))
+    out = jax.eval_shape(mtcnn.PNet().apply, variables["pnet"],
+                         np.zeros((1, 17, 12, 3), np.float32))
     assert out["prob"].shape == (1, 4, 1, 2)
     assert mtcnn.pnet_valid_size(17) == 3 and mtcnn.pnet_valid_size(12) == 1
 
@@ -243,5 +245,18 @@ def test_detection_is_deterministic_and_grey_works(detector, astronaut_faces):
     np.testing.assert_allclose(found.points[0], ASTRONAUT_POINTS, atol=10.0)
 
 
+def test_detector_pickles_without_compiled_functions(detector):
+    clone = pickle.loads(pickle.dumps(detector))
+    assert clone.config == detector.config
+    flat = np.full((40, 40, 3), 90, np.uint8)
+    assert len(clone.detect(flat)) == len(detector.detect(flat)) == 0
+
+
 def test_no_face_in_flat_image(detector):
     assert len(detector.detect(np.full((120, 160, 3), 90, np.uint8))) == 0
+
+
+def test_missing_wheel_gives_install_hint(monkeypatch):
+    monkeypatch.setattr(mtcnn.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModuleNotFoundError, match=r"ferjax\[detect\]"):
+        mtcnn.mtcnn_weights_dir()

@@ -401,6 +401,11 @@ def empty_detections() -> Detections:
                       np.zeros((0, 5, 2), np.float32))
 
 
+def _jitted_networks() -> dict[str, Callable]:
+    """One jitted apply per network; jit keeps one executable per input shape."""
+    return {net: jax.jit(module().apply) for net, module in NETWORKS.items()}
+
+
 class MTCNN:
     """The three-stage detector with its variables and jitted networks.
 
@@ -413,8 +418,14 @@ class MTCNN:
                  config: MTCNNConfig = MTCNNConfig()):
         self.variables = variables if variables is not None else load_mtcnn_params()
         self.config = config
-        # One jitted function per network; jit caches one executable per input shape.
-        self.apply_fns = {net: jax.jit(module().apply) for net, module in NETWORKS.items()}
+        self.apply_fns = _jitted_networks()
+
+    def __getstate__(self):
+        # Compiled functions do not pickle; worker processes rebuild (and recompile) them.
+        return {"variables": self.variables, "config": self.config}
+
+    def __setstate__(self, state):
+        self.__init__(state["variables"], state["config"])
 
     def detect(self, image: np.ndarray) -> Detections:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (1, 3):
