@@ -41,8 +41,9 @@ def example_key(config: SynthConfig, index: int, split: str = "all") -> tuple[in
     return int(subjects[(index // k) % s]), config.classes[index % k], index // (k * s)
 
 
-def _record(config, seed, subject_id, class_name, idn, expression, scene, rng) -> dict:
-    out = render(config, idn, expression, scene, rng)
+def _record(config, seed, subject_id, class_name, idn, expression, scene, rng,
+            neutral) -> dict:
+    out = render(config, idn, expression, scene, rng, neutral)
     record = {
         "image": out.image,
         "label": np.int64(labels.class_index(class_name)),
@@ -66,8 +67,9 @@ def render_subject_example(config: SynthConfig, seed: int, subject_id: int, clas
     rng = np.random.default_rng([int(seed), _EXAMPLE_STREAM, int(subject_id),
                                  labels.class_index(class_name), int(variant)])
     expression = sample_expression(config, idn, class_name, rng)
-    scene = sample_scene(config, neutral_shape(idn), rng)
-    return _record(config, seed, subject_id, class_name, idn, expression, scene, rng)
+    neutral = neutral_shape(idn)
+    scene = sample_scene(config, neutral, rng)
+    return _record(config, seed, subject_id, class_name, idn, expression, scene, rng, neutral)
 
 
 def render_example(config: SynthConfig, seed: int, index: int, split: str = "all") -> dict:
@@ -90,6 +92,7 @@ def render_controlled(config: SynthConfig, seed: int, subject_id: int,
     drawn from (seed, subject) alone, so the same subject keeps the same pose and light."""
     idn = subject_identity(config, seed, subject_id)
     rng = np.random.default_rng([int(seed), _EXAMPLE_STREAM, int(subject_id), 99, 0])
+    neutral = neutral_shape(idn)
     if scene is None:
-        scene = sample_scene(config, neutral_shape(idn), rng)
-    return _record(config, seed, subject_id, class_name, idn, expression, scene, rng)
+        scene = sample_scene(config, neutral, rng)
+    return _record(config, seed, subject_id, class_name, idn, expression, scene, rng, neutral)

@@ -238,10 +238,19 @@ class Projection:
         matrix = np.ascontiguousarray(self.scale * self.rot[:2].T)
         object.__setattr__(self, "_matrix", matrix)
         object.__setattr__(self, "_offset", self.centre - self.pivot @ matrix)
+        up, across = -self.rot[:2, 1], self.rot[:2, 0]
+        object.__setattr__(self, "up", up / max(np.hypot(*up), 1e-9))
+        object.__setattr__(self, "across", across / max(np.hypot(*across), 1e-9))
+        object.__setattr__(self, "roll_deg", float(np.degrees(np.arctan2(across[1], across[0]))))
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
         """Image (x, y) of face-frame points (..., 3)."""
         return points @ self._matrix + self._offset
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """(3, 2) map of face-frame displacements to pixel displacements."""
+        return self._matrix
 
     def facing(self, normals: np.ndarray) -> np.ndarray:
         """Camera-facing component of face-frame unit normals (...,3) after rotation."""
