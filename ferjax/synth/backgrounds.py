@@ -72,4 +72,5 @@ def render_background(rng: np.random.Generator, kind: str,
     try:
         return BACKGROUNDS[kind](rng, shape)
     except KeyError:
-        raise ValueError(f"unknown background kind {kind!r}; expected {list(BACKGROUNDS)}") from None
+        raise ValueError(
+            f"unknown background kind {kind!r}; expected {list(BACKGROUNDS)}") from None

@@ -29,6 +29,8 @@ class SynthConfig:
       num_subjects: identities in the dataset (split into train/validation/test by id).
       split_fractions: fractions of subjects in (train, validation, test); sum to 1.
       num_folds: subject-disjoint folds for k-fold CV (fold = subject_id % num_folds).
+      variants_per_class: examples per (subject, class) in one pass over a split: the size
+        of the TFDS build and of FERSynthSource(num_examples=None).
       classes: emotion classes rendered (canonical names, see ferjax.labels.CLASSES).
       intensity_range: (lo, hi) intensity of the AUs that define the class.
       au_jitter: std of per-AU intensity noise around the class prototype.
@@ -63,6 +65,7 @@ class SynthConfig:
     num_subjects: int = 60
     split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     num_folds: int = 5
+    variants_per_class: int = 6
     classes: tuple[str, ...] = labels.CLASSES
     intensity_range: tuple[float, float] = (0.7, 1.0)
     au_jitter: float = 0.05
@@ -167,6 +170,9 @@ def validate(config: SynthConfig) -> None:
     if not (isinstance(config.num_folds, int) and 1 <= config.num_folds <= config.num_subjects):
         _fail("num_folds", f"must be an integer in [1, num_subjects={config.num_subjects}], "
               f"got {config.num_folds!r}")
+    if not (isinstance(config.variants_per_class, int) and config.variants_per_class > 0):
+        _fail("variants_per_class", f"must be a positive integer, got "
+              f"{config.variants_per_class!r}")
     if not config.classes:
         _fail("classes", "must name at least one class")
     for name in config.classes:
@@ -220,12 +226,13 @@ _PRESETS: dict[str, dict[str, Any]] = {
     "front": dict(),
     # Five RaFD-like camera angles, unaligned, otherwise controlled.
     "pose": dict(
-        yaw_angles=(-90.0, -45.0, 0.0, 45.0, 90.0), yaw_jitter=3.0, pitch_range=3.0,
-        roll_range=3.0, aligned=False, face_scale=0.30, scale_range=(0.9, 1.1),
-        shift_range=0.04, intensity_range=(0.6, 1.0)),
+        variants_per_class=5, yaw_angles=(-90.0, -45.0, 0.0, 45.0, 90.0), yaw_jitter=3.0,
+        pitch_range=3.0, roll_range=3.0, aligned=False, face_scale=0.30,
+        scale_range=(0.9, 1.1), shift_range=0.04, intensity_range=(0.6, 1.0)),
     # Hard: weak expressions, distractor AUs, pose, clutter, occlusion, light, blur, noise.
     "wild": dict(
-        image_size=(112, 112), channels=3, num_subjects=80, intensity_range=(0.3, 1.0),
+        image_size=(112, 112), channels=3, num_subjects=80, variants_per_class=4,
+        intensity_range=(0.3, 1.0),
         au_jitter=0.15, idiosyncrasy=0.35, distractor_prob=0.3, distractor_max=0.45,
         identity_variation=1.3, yaw_angles=(0.0,), yaw_jitter=35.0, pitch_range=15.0,
         roll_range=20.0, aligned=False, face_scale=0.25, scale_range=(0.75, 1.2),
@@ -234,7 +241,8 @@ _PRESETS: dict[str, dict[str, Any]] = {
         glasses_prob=0.25, fringe_prob=0.25, background_probs=(0.2, 0.3, 0.5)),
     # FERAtt-style: the masked face pasted on gradients and clutter, mild variation.
     "composite": dict(
-        image_size=(128, 128), channels=3, intensity_range=(0.5, 1.0), au_jitter=0.08,
+        image_size=(128, 128), channels=3, variants_per_class=5, intensity_range=(0.5, 1.0),
+        au_jitter=0.08,
         idiosyncrasy=0.2, distractor_prob=0.1, distractor_max=0.3, yaw_jitter=15.0,
         pitch_range=8.0, roll_range=10.0, aligned=False, face_scale=0.26,
         scale_range=(0.85, 1.1), shift_range=0.06, light_range=35.0, ambient_range=(0.4, 0.7),
