@@ -159,7 +159,6 @@ def _body_geometry(geo: _Geometry, idn: Identity) -> None:
         (-2.8, 4.5, -0.45), (-2.6, 2.6, -0.45), (-1.9, 2.05, -0.45), (-0.5 * w, 1.72, -0.45),
         (0, 2.05, -0.45), (0.5 * w, 1.72, -0.45), (1.9, 2.05, -0.45), (2.6, 2.6, -0.45),
         (2.8, 4.5, -0.45)]))
-    geo.add("chin_shadow", np.array([[0.0, idn.chin_y + 0.08, -0.1]]))
     geo.add("cranium", _unit_sphere() * (0.95 * w, 1.2, 1.0) + (0.0, -0.15, -0.45))
     geo.add("skull", _skull(idn, _HAIR_BOTTOM[idn.hair_style]))
     if idn.hair_style in ("long", "bob"):
@@ -214,10 +213,8 @@ def _face_geometry(geo: _Geometry, idn: Identity, shape: np.ndarray) -> None:
 
 
 def _draw_body_and_back_hair(cv: _Canvas, idn: Identity, px: dict, proj: Projection) -> None:
-    cv.solid(draw.hull(px["neck"]), idn.skin_rgb * 0.9)
+    cv.solid(draw.hull(px["neck"]), idn.skin_rgb * 0.8)  # the neck is in the head's shadow
     cv.solid(px["clothes"], idn.clothing_rgb)
-    draw.ellipse(cv.dark, px["chin_shadow"][0],
-                 (0.4 * idn.face_width * proj.scale, 0.08 * proj.scale), proj.roll_deg, 70)
     # the back of the skull and the jaw's far side, visible in profile below the hair
     cv.solid(draw.hull(px["cranium"]), idn.skin_rgb)
     if idn.hair_style == "shaved":

@@ -15,7 +15,7 @@ from ferjax import labels
 from ferjax.synth.config import preset
 from ferjax.synth.example import render_subject_example
 
-CELL = (160, 128)  # (H, W) of one tile
+CELL = (128, 104)  # (H, W) of one tile
 _ROWS = (("front", 0, 0), ("front", 4, 1), ("pose", 6, 0), ("pose", 9, 2), ("wild", 1, 0),
          ("wild", 7, 1), ("composite", 2, 0), ("composite", 5, 3))
 
@@ -37,7 +37,7 @@ def sample_grid(seed: int = 0) -> np.ndarray:
     """RGB uint8 grid: a header row of class names, then one row per (preset, subject)."""
     header = np.full((24, CELL[1] * len(labels.CLASSES) + 90, 3), 255, np.uint8)
     for j, name in enumerate(labels.CLASSES):
-        cv2.putText(header, name, (90 + j * CELL[1] + 8, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+        cv2.putText(header, name, (90 + j * CELL[1] + 6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
                     (0, 0, 0), 1, cv2.LINE_AA)
     rows = [header]
     for preset_name, subject, variant in _ROWS:
@@ -54,7 +54,8 @@ def sample_grid(seed: int = 0) -> np.ndarray:
 def main(argv: list[str]) -> None:
     if len(argv) != 2:
         raise SystemExit("usage: python -m ferjax.synth.sample_grid OUTPUT.png")
-    cv2.imwrite(argv[1], cv2.cvtColor(sample_grid(), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(argv[1], cv2.cvtColor(sample_grid(), cv2.COLOR_RGB2BGR),
+                [cv2.IMWRITE_PNG_COMPRESSION, 9])
 
 
 if __name__ == "__main__":
