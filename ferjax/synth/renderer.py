@@ -63,8 +63,9 @@ class _Canvas:
 
     def solid(self, points, rgb) -> None:
         """An opaque region of the person (albedo and coverage)."""
-        draw.fill(self.person, points, self.col(rgb))
-        draw.fill(self.alpha, points, 255)
+        pts = [draw.fixed(points)]
+        cv2.fillPoly(self.person, pts, self.col(rgb), draw.LINE, draw.SHIFT)
+        cv2.fillPoly(self.alpha, pts, (255,), draw.LINE, draw.SHIFT)
 
 
 @functools.lru_cache(maxsize=1)
