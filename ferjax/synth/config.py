@@ -232,8 +232,8 @@ _PRESETS: dict[str, dict[str, Any]] = {
     # Hard: weak expressions, distractor AUs, pose, clutter, occlusion, light, blur, noise.
     "wild": dict(
         image_size=(112, 112), channels=3, num_subjects=80, variants_per_class=4,
-        intensity_range=(0.3, 1.0),
-        au_jitter=0.15, idiosyncrasy=0.35, distractor_prob=0.3, distractor_max=0.45,
+        intensity_range=(0.35, 1.0),
+        au_jitter=0.15, idiosyncrasy=0.35, distractor_prob=0.2, distractor_max=0.4,
         identity_variation=1.3, yaw_angles=(0.0,), yaw_jitter=35.0, pitch_range=15.0,
         roll_range=20.0, aligned=False, face_scale=0.25, scale_range=(0.75, 1.2),
         shift_range=0.1, light_range=50.0, ambient_range=(0.3, 0.7), gain_range=(0.55, 1.35),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -22,6 +23,13 @@ class Expression:
     def au(self) -> np.ndarray:
         """The recorded intensity vector: the stronger side of each AU, float32 (NUM_AUS,)."""
         return np.maximum(self.right, self.left).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def _allowed_mask(names: tuple[str, ...]) -> np.ndarray:
+    mask = np.array([name in names for name in AU_NAMES])
+    mask.setflags(write=False)
+    return mask
 
 
 def neutral_expression() -> Expression:
@@ -44,7 +52,7 @@ def sample_expression(config: SynthConfig, identity: Identity, class_name: str,
         k = AU_NAMES.index(name)
         primary[k] = level * identity.au_gain[k] + config.au_jitter * rng.normal()
     distract = np.zeros(NUM_AUS)
-    allowed = np.array([name in config.distractor_aus for name in AU_NAMES])
+    allowed = _allowed_mask(config.distractor_aus)
     draws = (rng.random(NUM_AUS) < config.distractor_prob) & allowed & (primary == 0)
     distract[draws] = rng.uniform(0.0, config.distractor_max, int(draws.sum()))
     base = np.clip(identity.au_rest + distract, 0.0, 1.0)
