@@ -58,6 +58,22 @@ def test_class_aus_are_active_and_neutral_has_none_above_resting_level():
             assert rec["au"].max() < 0.1  # front: idiosyncrasy 0.1 allows resting AUs < 0.06
 
 
+def test_au_dropout_makes_prototypes_incomplete_but_never_empty():
+    from ferjax.synth.example import subject_identity
+    from ferjax.synth.expression import sample_expression
+    config = synth.preset("front", au_dropout=1.0, idiosyncrasy=0.0)
+    idn = subject_identity(config, 0, 0)
+    fear = [synth.au_index(a) for a in synth.EMOTION_AUS["fear"]]
+    for v in range(20):
+        au = sample_expression(config, idn, "fear", np.random.default_rng(v)).au
+        assert (au[fear] > 0).sum() == 1
+        assert (np.delete(au, fear) == 0).all()
+    full = synth.preset("front", idiosyncrasy=0.0)
+    au = sample_expression(full, subject_identity(full, 0, 0), "fear",
+                           np.random.default_rng(0)).au
+    assert (au[fear] > 0.4).all()
+
+
 @pytest.mark.parametrize("name", ["front", "pose", "composite"])
 def test_upright_faces_stack_brows_eyes_nose_mouth(name):
     for i in range(8):

@@ -34,6 +34,9 @@ class SynthConfig:
       classes: emotion classes rendered (canonical names, see ferjax.labels.CLASSES).
       intensity_range: (lo, hi) intensity of the AUs that define the class.
       au_jitter: std of per-AU intensity noise around the class prototype.
+      au_dropout: probability that each class AU is missing from an example (at least one
+        stays), so prototypes are incomplete and classes overlap (fear without AU4/AU7 looks
+        like surprise).
       idiosyncrasy: scale of per-subject AU gains and resting AU activity (0 = none).
       distractor_prob: probability that each non-class AU appears at low intensity.
       distractor_max: maximum intensity of a distractor AU.
@@ -69,6 +72,7 @@ class SynthConfig:
     classes: tuple[str, ...] = labels.CLASSES
     intensity_range: tuple[float, float] = (0.7, 1.0)
     au_jitter: float = 0.05
+    au_dropout: float = 0.0
     idiosyncrasy: float = 0.1
     distractor_prob: float = 0.0
     distractor_max: float = 0.0
@@ -186,8 +190,8 @@ def validate(config: SynthConfig) -> None:
                   f"{list(AU_NAMES)}")
     for field in ("intensity_range",):
         _check_range(config, field, 0.0, 1.0)
-    for field in ("distractor_prob", "distractor_max", "blur_prob", "glasses_prob",
-                  "fringe_prob"):
+    for field in ("distractor_prob", "distractor_max", "au_dropout", "blur_prob",
+                  "glasses_prob", "fringe_prob"):
         _check_probability(config, field)
     _check_nonnegative(config, "au_jitter", 1.0)
     _check_nonnegative(config, "idiosyncrasy", 1.0)
@@ -233,7 +237,8 @@ _PRESETS: dict[str, dict[str, Any]] = {
     "wild": dict(
         image_size=(112, 112), channels=3, num_subjects=80, variants_per_class=4,
         intensity_range=(0.35, 1.0),
-        au_jitter=0.15, idiosyncrasy=0.35, distractor_prob=0.2, distractor_max=0.4,
+        au_jitter=0.15, au_dropout=0.15, idiosyncrasy=0.35, distractor_prob=0.2,
+        distractor_max=0.4,
         identity_variation=1.3, yaw_angles=(0.0,), yaw_jitter=35.0, pitch_range=15.0,
         roll_range=20.0, aligned=False, face_scale=0.25, scale_range=(0.75, 1.2),
         shift_range=0.1, light_range=50.0, ambient_range=(0.3, 0.7), gain_range=(0.55, 1.35),
