@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from typing import Any
 
 from ferjax import labels
@@ -101,6 +102,10 @@ class SynthConfig:
         for name, value in _normalised_tuples(self).items():
             object.__setattr__(self, name, value)
         validate(self)
+        # NumPy integers (from arrays or configs) become ints so configs compare and print alike
+        object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
+        for name in ("channels", "num_subjects", "num_folds", "variants_per_class"):
+            object.__setattr__(self, name, int(getattr(self, name)))
 
     @property
     def height(self) -> int:
@@ -132,6 +137,10 @@ def _normalised_tuples(config: SynthConfig) -> dict[str, tuple]:
     return out
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _fail(field: str, message: str):
     raise ValueError(f"SynthConfig.{field}: {message}")
 
@@ -160,21 +169,21 @@ def _check_nonnegative(config, field, upper=math.inf):
 def validate(config: SynthConfig) -> None:
     """Raises ValueError naming the first invalid field of `config`."""
     size = config.image_size
-    if len(size) != 2 or not all(isinstance(v, int) and v >= 16 for v in size):
+    if len(size) != 2 or not all(_is_int(v) and v >= 16 for v in size):
         _fail("image_size", f"must be (H, W) with integer sides >= 16, got {size!r}")
     if config.channels not in (1, 3):
         _fail("channels", f"must be 1 or 3, got {config.channels!r}")
-    if not (isinstance(config.num_subjects, int) and config.num_subjects > 0):
+    if not (_is_int(config.num_subjects) and config.num_subjects > 0):
         _fail("num_subjects", f"must be a positive integer, got {config.num_subjects!r}")
     fractions = config.split_fractions
     if (len(fractions) != 3 or any(not isinstance(f, (int, float)) or f < 0 for f in fractions)
             or abs(sum(fractions) - 1.0) > 1e-6 or fractions[0] <= 0):
         _fail("split_fractions", "must be three non-negative (train, validation, test) fractions "
               f"summing to 1 with train > 0, got {fractions!r}")
-    if not (isinstance(config.num_folds, int) and 1 <= config.num_folds <= config.num_subjects):
+    if not (_is_int(config.num_folds) and 1 <= config.num_folds <= config.num_subjects):
         _fail("num_folds", f"must be an integer in [1, num_subjects={config.num_subjects}], "
               f"got {config.num_folds!r}")
-    if not (isinstance(config.variants_per_class, int) and config.variants_per_class > 0):
+    if not (_is_int(config.variants_per_class) and config.variants_per_class > 0):
         _fail("variants_per_class", f"must be a positive integer, got "
               f"{config.variants_per_class!r}")
     if not config.classes:
