@@ -2,7 +2,7 @@
 
 Builder configs match the data regimes of the papers: `front` (aligned frontal, 160x125 grey),
 `pose` (five yaw angles, unaligned), `wild` (unaligned, clutter, occlusion, weak and mixed
-expressions, RGB 112x112) and `composite` (face cut out by its mask over gradient and clutter
+expressions, RGB 160x125) and `composite` (face cut out by its mask over gradient and clutter
 backgrounds, RGB 128x128; adds the clean `face`). Splits `train`/`validation`/`test` are
 subject-disjoint (70/15/15 % of subjects); every example carries its subject's `fold`.
 
@@ -60,7 +60,7 @@ _DEFAULT_CONFIGS = [
                     "(RaFD-POSE-like). 60 subjects x 8 classes x 5."),
     FERSynthBuilderConfig(
         name="wild", preset="wild",
-        description="Unaligned RGB 112x112: weak and mixed expressions, distractor AUs, "
+        description="Unaligned RGB 160x125: weak and mixed expressions, distractor AUs, "
                     "pose, clutter, glasses, fringes, light, blur, noise (SFEW/AffectNet-"
                     "like). 80 subjects x 8 classes x 4."),
     FERSynthBuilderConfig(

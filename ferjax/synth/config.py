@@ -244,7 +244,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         scale_range=(0.9, 1.1), shift_range=0.04, intensity_range=(0.6, 1.0)),
     # Hard: weak expressions, distractor AUs, pose, clutter, occlusion, light, blur, noise.
     "wild": dict(
-        image_size=(112, 112), channels=3, num_subjects=80, variants_per_class=4,
+        image_size=(160, 125), channels=3, num_subjects=80, variants_per_class=4,
         intensity_range=(0.35, 1.0),
         au_jitter=0.15, au_dropout=0.15, idiosyncrasy=0.35, distractor_prob=0.2,
         distractor_max=0.4,
