@@ -117,9 +117,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     VERSION = tfds.core.Version("1.1.0")
     RELEASE_NOTES = {"1.0.0": "Initial release.",
-                     "1.1.0": "Renderer refinements (smiles keep eyes open, shaded neck), wild "
-                              "preset with incomplete prototypes (au_dropout), variants_per_class "
-                              "as a config field."}
+                     "1.1.0": "Renderer refinements (smiles keep eyes open, shaded neck); wild "
+                              "at 160x125 with incomplete prototypes (au_dropout); "
+                              "variants_per_class as a config field."}
     BUILDER_CONFIGS = _DEFAULT_CONFIGS
 
     def __init__(self, *, config=None, file_format=None, **kwargs):
