@@ -112,6 +112,17 @@ def test_au12_raises_mouth_corners_and_au26_opens_lips():
     assert jaw_image[mid[1], mid[0]] + 40 < neutral_image[mid[1], mid[0]]
 
 
+def test_every_au_region_covers_the_pixels_that_au_changes():
+    neutral = _controlled(neutral_expression())
+    for k, name in enumerate(synth.AU_NAMES):
+        rec = _controlled(_expression(**{name: 1.0}))
+        changed = np.abs(rec["image"].astype(int) - neutral["image"].astype(int))[..., 0] > 8
+        region = synth.au_region_mask(rec["au_regions"], [k], rec["image"].shape)
+        assert changed.sum() > 50, name  # every AU visibly changes the face
+        assert (changed & region).sum() >= 0.9 * changed.sum(), name
+        assert region.mean() < 0.45, name
+
+
 def test_au_regions_cover_the_changed_pixels_and_nothing_for_inactive_aus():
     neutral = _controlled(neutral_expression())
     smile = _controlled(_expression(AU12=1.0))
