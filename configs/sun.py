@@ -12,6 +12,7 @@ from configs import pieces
 
 DEFAULTS = {
     "data": "front",        # FERSynth front | pose | wild, or a real builder: rafd, sfew, ...
+    "data_config": "",     # builder config of a real dataset (e.g. rafd: front | pose)
     "classes": 8,           # 8 (canonical) or 7 (the paper's, contempt dropped)
     "variant": "free",      # attention only: free (Eq. 4) | symmetric (Eq. 5)
     "beta": 1.0,
@@ -34,8 +35,9 @@ def get_config(model_name: str, arg: str | None):
                         "attention_bias": True, "symmetric_denominator": "symmetrized"})
     if a.data in ("front", "pose", "wild"):
         c.data = pieces.fersynth_data(a.data)
-    else:
-        c.data = pieces.real_data(a.data)
+    else:  # Sun's RaFD-FRONT: 125×160 images, 112×144 crops; here square 160 images
+        c.data, c.protocol = pieces.real_data(a.data, a.data_config, image_size=160,
+                                              crop_size=(144, 112))
     if a.classes not in (7, 8):
         raise ValueError(f"config argument classes={a.classes}; expected 7 or 8")
     c.data.label_space = "canonical8" if a.classes == 8 else "seven"
