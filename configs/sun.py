@@ -17,7 +17,7 @@ DEFAULTS = {
     "variant": "free",      # attention only: free (Eq. 4) | symmetric (Eq. 5)
     "beta": 1.0,
     "bn": True,             # BatchNorm after each convolution (not in the paper; see docstring)
-    "steps": 600,
+    "steps": 300,
     "batch": 32,
     "cv": False,            # 5-fold subject-independent cross-validation (the paper's protocol)
     "runlocal": False,      # seconds-long smoke run
