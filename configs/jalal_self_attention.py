@@ -37,7 +37,8 @@ DEFAULTS = {
     "steps": 400,
     "batch": 16,
     "lr": 1e-3,             # short CPU schedule; the paper's Adam rate 1e-4 comes with `paper`
-    "crop": 96,             # model input side (random crops; centre crop at evaluation)
+    "crop": 96,             # FERSynth model input side (random crops; centre crop at test);
+                            # real datasets: 224 crops of 256 images, as the paper
     "paper": False,         # the paper's AffectNet experiment (overrides the above)
     "runlocal": False,      # seconds-long smoke run
 }
@@ -59,15 +60,16 @@ def get_config(arg=None):
     if a.data in ("front", "pose", "wild"):
         c.data = pieces.fersynth_data(a.data)
         c.data.channels = 3 if a.data == "wild" else 1
+        c.data.crop_size = (a.crop, a.crop)
     elif a.data == "affectnet":
-        # Faces resized to 256 so the paper's random 224×224 crops (and flips) apply.
-        c.data = pieces.real_data("affectnet", f"csv{a.classes}", channels=3,
-                                  builder_kwargs={"image_size": 256, "grey": False})
-        c.data.eval_split = "validation"   # AffectNet's validation set is the test set
+        # Faces resized to 256 RGB so the paper's random 224×224 crops (and flips) apply; the
+        # protocol uses AffectNet's validation set as the test set, as the paper.
+        c.data, c.protocol = pieces.real_data("affectnet", f"csv{a.classes}", image_size=256,
+                                              grey=False, crop_size=(224, 224))
     else:
-        c.data = pieces.real_data(a.data)
+        c.data, c.protocol = pieces.real_data(a.data, image_size=256, grey=False,
+                                              crop_size=(224, 224))
     c.data.label_space = "canonical8" if a.classes == 8 else "seven"
-    c.data.crop_size = (a.crop, a.crop)
     c.data.class_sampling = {
         "imbalance": "affectnet" if a.imbalanced else "",
         "balance": a.balance,

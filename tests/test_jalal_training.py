@@ -26,6 +26,8 @@ def test_config_arguments():
     assert paper.data.name == "affectnet" and paper.data.config == "csv8"
     assert paper.train.batch_size == 500 and paper.train.num_epochs == 700.0
     assert paper.train.num_steps == 0 and paper.data.crop_size == (224, 224)
+    assert paper.data.eval_split == "validation" and paper.data.channels == 3
+    assert paper.data.builder_kwargs.image_size == 256
     assert paper.train.schedule.lr == 1e-4
     assert paper.data.class_sampling.balance and paper.data.class_sampling.target == "13000"
     with pytest.raises(ValueError, match="gamma='one'"):
