@@ -1,0 +1,1 @@
+"""Evaluation: classification metrics, cross-validation, statistics, landmark metrics."""
