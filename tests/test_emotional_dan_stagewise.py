@@ -1,63 +1,128 @@
-"""Stage-wise training helpers: parameter masks, phases and the triangular cyclical LR."""
+"""Stage-wise EmotionalDAN training: config, phases, warm starts and an end-to-end tiny run."""
+
+import json
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
-from ferjax.train import stagewise
+from configs import emotional_dan as dan_config
+from ferjax.data import pipeline, sources
+from ferjax.train import checkpoint, stagewise
+
+SIZE = 32
 
 
-def _params():
-    return {"stage_1": {"fc1": {"kernel": jnp.ones((2, 2))}, "fc2": {"bias": jnp.ones(2)}},
-            "stage_2": {"fc1": {"kernel": jnp.ones((2, 2))}},
-            "stage_3": {"fc1": {"kernel": jnp.ones((3,))}}}
+def _records(n, seed):
+    """Faces of 68 bright points around a jittered mean shape; canonical labels 0..7 in turn."""
+    rng = np.random.default_rng(seed)
+    base = np.random.default_rng(0).uniform(8, 24, size=(68, 2))
+    base[36:42] = (11.0, 13.0)
+    base[42:48] = (21.0, 13.0)
+    records = []
+    for i in range(n):
+        points = (base + rng.uniform(-2, 2, size=2)).astype(np.float32)
+        image = rng.integers(0, 40, (SIZE, SIZE, 1)).astype(np.uint8)
+        cols, rows = np.clip(np.rint(points).astype(int), 0, SIZE - 1).T
+        image[rows, cols] = 220
+        records.append({"image": image, "label": np.int64(i % 8), "landmarks": points,
+                        "subject_id": np.int64(i % 5), "fold": np.int64(i % 5)})
+    return records
 
 
-def test_triangular_cyclical_lr_matches_the_closed_form():
-    schedule = stagewise.triangular_cyclical_lr(1e-4, 0.05, 10_000)
-    steps = np.array([0, 5_000, 10_000, 15_000, 20_000, 30_000, 40_000])
-    expected = [1e-4, 0.02505, 0.05, 0.02505, 1e-4, 0.05, 1e-4]
-    np.testing.assert_allclose([float(schedule(s)) for s in steps], expected, rtol=1e-5)
-    # The reference formula of the authors' code, evaluated step by step.
-    g = np.arange(0, 45_000, 997)
-    reference = 1e-4 + (0.05 - 1e-4) * np.maximum(
-        0, 1 - np.abs(g / 10_000 - 2 * np.floor(1 + g / 20_000) + 1))
-    np.testing.assert_allclose(jax.vmap(schedule)(g), reference, rtol=1e-5, atol=1e-9)
-    with pytest.raises(ValueError, match="base_lr"):
-        stagewise.triangular_cyclical_lr(0.1, 0.01, 10)
-    with pytest.raises(ValueError, match="half_cycle"):
-        stagewise.triangular_cyclical_lr(0.01, 0.1, 0)
+def _tiny_config(arg="runlocal"):
+    c = dan_config.get_config(f"size={SIZE},width=2,fc=8,{arg}")
+    c.data.source = "memory"
+    c.data.records = {"train": sources.ListSource(_records(48, 1)),
+                      "validation": sources.ListSource(_records(16, 2))}
+    c.data.stats_examples = 16
+    c.stagewise.first_stage_steps = c.stagewise.stage_steps = 2
+    c.train.batch_size = 8
+    c.train.checkpoint_every = 2
+    c.report.max_examples = 16
+    c.figures = False
+    return c
 
 
-def test_stage_optimizer_updates_only_the_training_stage():
-    params = _params()
-    grads = jax.tree.map(jnp.ones_like, params)
-    optimizer = stagewise.stage_optimizer(params, optax.sgd(0.5), stage=2)
-    updates, _ = optimizer.update(grads, optimizer.init(params), params)
-    assert float(jnp.abs(updates["stage_2"]["fc1"]["kernel"] + 0.5).max()) == 0.0
-    for key in ("stage_1", "stage_3"):
-        assert all(float(jnp.abs(u).max()) == 0.0 for u in jax.tree.leaves(updates[key]))
-    # Fine-tuning: every stage up to the current one trains.
-    optimizer = stagewise.stage_optimizer(params, optax.sgd(0.5), stage=2, fine_tune_all=True)
-    updates, _ = optimizer.update(grads, optimizer.init(params), params)
-    assert all(float(u.min()) == -0.5 for u in jax.tree.leaves(updates["stage_1"]))
-    assert float(jnp.abs(updates["stage_3"]["fc1"]["kernel"]).max()) == 0.0
+def test_config_arguments_select_label_space_stages_and_losses():
+    c = dan_config.get_config(None)
+    assert c.protocol == "stagewise" and c.data.name == "fersynth" and c.data.config == "wild"
+    assert c.data.label_space == "seven" and c.model.num_stages == 2
+    assert c.losses.to_dict() == {"landmark_nme": {"weight": 0.4}, "emotion_ce": {"weight": 0.6}}
+    assert c.data.extra_keys == ("landmarks",) and not c.data.augment.flip
+    code = dan_config.get_config("classes=3,stages=3,loss=code")
+    assert code.data.label_space == "three" and code.model.num_stages == 3
+    assert code.losses.landmark_nme.weight == code.losses.emotion_ce.weight == 0.5
+    emotion = dan_config.get_config("loss=emotion")
+    assert set(emotion.losses) == {"emotion_ce"}
+    assert set(emotion.stagewise.first_stage.losses) == {"emotion_ce"}
+    paper = dan_config.get_config("data=affectnet,paper")
+    assert paper.data.crop_size == (224, 224) and paper.model.base_channels == 64
+    assert paper.train.schedule.half_cycle == 10_000 and paper.stagewise.stage_steps == 0
+    assert dan_config.get_config("size=64").data.builder_kwargs.image_size == (64, 64)
+    for bad, message in [("classes=6", "classes"), ("loss=sum", "loss"), ("size=100", "size"),
+                         ("stages=0", "stages")]:
+        with pytest.raises(ValueError, match=message):
+            dan_config.get_config(bad)
 
 
-def test_phases_set_model_overrides_and_optimizers():
-    stage_1 = stagewise.StagePhase(1, 10, "adam", {"landmark_nme": {"weight": 1.0}})
-    stage_2 = stagewise.StagePhase(2, 10, "sgd_clr", {"landmark_nme": {"weight": 0.4}})
-    tune = stagewise.StagePhase(2, 10, "sgd_clr", {}, fine_tune_all=True)
-    assert stage_1.model_overrides() == {"active_stages": 1, "frozen_stages": 0}
-    assert stage_2.model_overrides() == {"active_stages": 2, "frozen_stages": 1}
-    assert tune.model_overrides() == {"active_stages": 2, "frozen_stages": 0}
-    params = _params()
-    optimizer = stagewise.phase_optimizer(stage_2, params, clr_half_cycle=4)
-    updates, _ = optimizer.update(jax.tree.map(jnp.ones_like, params), optimizer.init(params))
-    np.testing.assert_allclose(updates["stage_2"]["fc1"]["kernel"], -1e-4)  # lr at step 0
-    with pytest.raises(ValueError, match="rmsprop"):
-        stagewise.phase_optimizer(stagewise.StagePhase(1, 1, "rmsprop", {}), params)
-    with pytest.raises(ValueError, match="'head'"):
-        stagewise.stage_labels({"head": {}}, lambda s: True)
+def test_three_class_config_drops_surprise_through_the_pipeline():
+    c = _tiny_config("classes=3")
+    data = pipeline.build_data(c.data, seed=0)
+    assert data.info["num_classes"] == 3
+    assert data.info["class_names"] == ("neutral", "positive", "negative")
+    assert data.info["train_size"] == 48 - 6  # the 6 surprise faces (label 3) are dropped
+    kept = [int(data.train[i]["label"]) for i in range(len(data.train))]
+    assert 3 not in kept
+    assert data.info["mean_landmarks"].shape == (68, 2)
+
+
+def test_phases_and_their_configs():
+    c = _tiny_config("stages=2,fine_tune=5")
+    names = [(p.name, p.stage, p.steps, p.fine_tune_all) for p in stagewise.phases(c)]
+    assert names == [("stage_1", 1, 2, False), ("stage_2", 2, 2, False),
+                     ("fine_tune", 2, 5, True)]
+    one, two, tune = (stagewise.phase_config(c, p, "prev") for p in stagewise.phases(c))
+    assert (one.model.active_stages, one.model.frozen_stages) == (1, 0)
+    assert one.train.trainable == "^stage_1/" and one.train.optimizer.name == "adam"
+    assert set(one.losses) == {"landmark_nme"} and one.train.schedule.kind == "constant"
+    assert (two.model.active_stages, two.model.frozen_stages) == (2, 1)
+    assert two.train.trainable == "^stage_2/" and two.train.optimizer.name == "sgd"
+    assert two.train.schedule.kind == "triangular" and set(two.losses) == {"landmark_nme",
+                                                                          "emotion_ce"}
+    assert two.train.init_from == "prev" and two.protocol == "holdout"
+    assert (tune.model.frozen_stages, tune.train.trainable) == (0, "")
+    assert c.model.frozen_stages == 0  # the original is untouched
+
+
+def test_stagewise_run_freezes_stage_1_and_writes_the_report(tmp_path):
+    c = _tiny_config()
+    summary = stagewise.run(c, tmp_path)
+    assert summary["phases"] == ["stage_1", "stage_2"]
+    for phase in ("stage_1", "stage_2"):
+        assert np.isfinite(summary[phase]["loss/landmark_nme"])
+    first = checkpoint.restore_variables(tmp_path / "stage_1")
+    second = checkpoint.restore_variables(tmp_path / "stage_2")
+    for collection in ("params", "batch_stats"):
+        for a, b in zip(jax.tree.leaves(first[collection]["stage_1"]),
+                        jax.tree.leaves(second[collection]["stage_1"])):
+            np.testing.assert_array_equal(a, b)
+        assert any(not np.array_equal(a, b) for a, b in zip(
+            jax.tree.leaves(first[collection]["stage_2"]),
+            jax.tree.leaves(second[collection]["stage_2"])))
+    saved = json.loads((tmp_path / "stagewise.json").read_text())
+    assert saved["phases"] == ["stage_1", "stage_2"]
+    report = json.loads((tmp_path / "dan_report.json").read_text())
+    assert report["num_examples"] == 14  # 16 faces less the 2 contempt ones (7 classes)
+    assert set(report["landmarks"]) == {"stage_1", "stage_2"}
+    assert 0.0 <= report["landmarks"]["stage_2"]["auc@0.08_inter_pupil"] <= 1.0
+    assert set(report["table5"]) == {"conv4a", "conv4b"}
+    assert (tmp_path / "figures" / "ced.png").stat().st_size > 1000
+    # Rerunning skips the finished phases instead of training again.
+    again = stagewise.run(c, tmp_path)
+    assert again["stage_2"] == summary["stage_2"]
+
+
+def test_init_from_needs_a_checkpoint(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        checkpoint.restore_variables(tmp_path)

@@ -60,15 +60,17 @@ def landmark_nme(outputs: Mapping[str, Any], batch: Mapping[str, Any], *,
                  normalisation: str = "inter_pupil", all_stages: bool = False) -> jnp.ndarray:
     """NME of outputs["landmarks"] against batch["landmarks"], averaged over the batch.
 
-    Examples with batch["weight"] == 0 or with any non-finite ground-truth landmark (absent
-    landmarks are NaN) do not count; their values are replaced before the error so that no NaN
-    reaches the gradient. With `all_stages` the errors of every stage in
+    Examples with batch["weight"] == 0, with any non-finite ground-truth landmark (absent
+    landmarks are NaN) or with coincident eyes do not count; their values are replaced before
+    the error so that no NaN reaches the gradient. With `all_stages` the errors of every stage in
     outputs["stage_landmarks"] (T, B, 68, 2) are averaged (deep supervision, an option; DAN
     trains each stage on its own output only).
     """
     target = batch["landmarks"]
     weights = batch.get("weight", jnp.ones(target.shape[:1], jnp.float32))
-    valid = jnp.all(jnp.isfinite(target), axis=(-2, -1))
+    # Padding (weight 0, all-zero landmarks) and degenerate eyes would divide by zero.
+    valid = (jnp.all(jnp.isfinite(target), axis=(-2, -1)) & (weights > 0)
+             & (normalising_distance(jnp.nan_to_num(target), normalisation) > 0))
     weights = jnp.where(valid, weights, 0.0)
     # A harmless stand-in (unit-spaced eyes) for the excluded examples keeps the maths finite.
     stand_in = jnp.zeros_like(target).at[:, LEFT_EYE, 0].set(1.0)

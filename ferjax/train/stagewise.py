@@ -1,99 +1,110 @@
-"""Stage-wise training of multi-stage models (EmotionalDAN): which stage trains, how.
+"""Stage-wise training of multi-stage models (DAN, EmotionalDAN): one trainer run per phase.
 
-DAN and EmotionalDAN train stage 1 on the landmark loss (Adam, lr 1e-3), then add stage t with
-stages < t frozen — parameters untouched, BatchNorm statistics frozen, dropout off — and train
-it with SGD under the triangular cyclical learning rate (1e-4 .. 0.05, half cycle 10k steps).
-Optionally all stages are fine-tuned together afterwards.
+Phase "stage_1" trains stage 1 with config.stagewise.first_stage's losses, optimiser and
+schedule (the paper's: landmark NME only, Adam 1e-3). Phase "stage_t", t ≥ 2, trains stage t
+with the stages before it frozen, with config.losses, config.train.optimizer and
+config.train.schedule (the paper's: α·NME + β·CE, SGD, triangular cyclical LR). An optional
+last phase "fine_tune" trains all stages together.
 
-The freezing is done twice, on purpose: the model runs frozen stages in inference mode under
-stop_gradient (so their BN statistics are not updated and no gradient reaches them), and the
-optimizer masks their parameters with optax.set_to_zero (so weight decay or optimizer state can
-never move them either).
+Freezing is done twice, on purpose: the model runs frozen stages in inference mode under
+stop_gradient (config.model.frozen_stages: BN statistics untouched, no dropout, no gradient),
+and the trainer's config.train.trainable regex ("^stage_t/") gives every other parameter a zero
+update (optax.set_to_zero), so neither optimiser state nor weight decay can move them.
+
+Each phase is an ordinary run of ferjax.train.loop.train_and_evaluate in workdir/<phase>,
+initialised from the previous phase's last checkpoint (config.train.init_from). A phase whose
+results.json exists is complete and skipped, so rerunning the same command resumes.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-from typing import Any, Callable, Mapping
+import json
+from pathlib import Path
+from typing import Any
 
 import jax
-import jax.numpy as jnp
-import optax
-
-TRAIN, FREEZE = "train", "freeze"
-
-
-def stage_name(stage: int) -> str:
-    """Top-level parameter collection key of 1-based `stage` ("stage_1", ...)."""
-    return f"stage_{stage}"
-
-
-def stage_labels(params: Mapping[str, Any], trainable: Callable[[int], bool]):
-    """optax.multi_transform labels: TRAIN for leaves of stages s with trainable(s), else FREEZE.
-
-    Raises ValueError naming a top-level key that is not "stage_<n>".
-    """
-    labels = {}
-    for key, subtree in params.items():
-        if not key.startswith("stage_") or not key[6:].isdigit():
-            raise ValueError(f"parameter {key!r} is not under a 'stage_<n>' collection; "
-                             f"stage-wise training cannot tell which stage owns it")
-        label = TRAIN if trainable(int(key[6:])) else FREEZE
-        labels[key] = jax.tree.map(lambda _: label, subtree)
-    return labels
-
-
-def stage_optimizer(params: Mapping[str, Any], optimizer: optax.GradientTransformation,
-                    stage: int, fine_tune_all: bool = False) -> optax.GradientTransformation:
-    """`optimizer` on the parameters of `stage` (or of all stages ≤ stage), zero updates elsewhere."""
-    trainable = (lambda s: s <= stage) if fine_tune_all else (lambda s: s == stage)
-    return optax.multi_transform({TRAIN: optimizer, FREEZE: optax.set_to_zero()},
-                                 stage_labels(params, trainable))
-
-
-def triangular_cyclical_lr(base_lr: float, max_lr: float, half_cycle: int) -> optax.Schedule:
-    """Smith's triangular cyclical learning rate as an optax schedule.
-
-    lr(g) = base + (max − base)·max(0, 1 − |g/h − 2·floor(1 + g/(2h)) + 1|): linear from base up
-    to max over h steps, back down over h, repeating. optax 0.2.8 has no cyclical schedule and
-    join_schedules needs a finite list of boundaries, so the closed form is written here.
-    """
-    if not 0 < base_lr <= max_lr:
-        raise ValueError(f"need 0 < base_lr <= max_lr; got {base_lr}, {max_lr}")
-    if half_cycle < 1:
-        raise ValueError(f"half_cycle={half_cycle}; must be at least 1 step")
-
-    def schedule(step):
-        g = jnp.asarray(step, jnp.float32)
-        x = jnp.abs(g / half_cycle - 2.0 * jnp.floor(1.0 + g / (2.0 * half_cycle)) + 1.0)
-        return base_lr + (max_lr - base_lr) * jnp.maximum(0.0, 1.0 - x)
-
-    return schedule
 
 
 @dataclasses.dataclass(frozen=True)
-class StagePhase:
-    """One phase of the schedule: stage `stage` trains; model and optimizer settings for it."""
+class Phase:
+    """One phase: `stage` trains for `steps` steps (all stages ≤ stage when fine-tuning).
+
+    steps ≤ 0 means config.train.num_epochs epochs, as for a single run.
+    """
+    name: str
     stage: int
     steps: int
-    optimizer: str  # "adam" | "sgd_clr"
-    losses: Mapping[str, Mapping[str, Any]]
     fine_tune_all: bool = False
 
-    def model_overrides(self) -> dict[str, int]:
-        """config.model fields: run stages 1..stage, freeze the earlier ones unless fine-tuning."""
-        return {"active_stages": self.stage,
-                "frozen_stages": 0 if self.fine_tune_all else self.stage - 1}
+
+def phases(config) -> list[Phase]:
+    """The phases config.stagewise asks for: stage_1 .. stage_T, then fine_tune if its steps > 0."""
+    num_stages = int(config.model.get("num_stages", 2))
+    sw = config.stagewise
+    result = [Phase("stage_1", 1, int(sw.first_stage_steps))]
+    result += [Phase(f"stage_{t}", t, int(sw.stage_steps)) for t in range(2, num_stages + 1)]
+    if int(sw.get("fine_tune_steps", 0)) > 0:
+        result.append(Phase("fine_tune", num_stages, int(sw.fine_tune_steps), True))
+    return result
 
 
-def phase_optimizer(phase: StagePhase, params: Mapping[str, Any], *, adam_lr: float = 1e-3,
-                    clr_base: float = 1e-4, clr_max: float = 0.05,
-                    clr_half_cycle: int = 10_000) -> optax.GradientTransformation:
-    """The optimizer the authors used for a phase, masked to the phase's trainable stages."""
-    if phase.optimizer == "adam":
-        inner = optax.adam(adam_lr)
-    elif phase.optimizer == "sgd_clr":
-        inner = optax.sgd(triangular_cyclical_lr(clr_base, clr_max, clr_half_cycle))
-    else:
-        raise ValueError(f"phase optimizer {phase.optimizer!r}; choose 'adam' or 'sgd_clr'")
-    return stage_optimizer(params, inner, phase.stage, phase.fine_tune_all)
+def phase_config(config, phase: Phase, init_from: str = ""):
+    """The single-run config of `phase`: a copy of `config` with the phase's overrides."""
+    cfg = config.copy_and_resolve_references()
+    with cfg.unlocked():
+        cfg.protocol = "holdout"
+        cfg.model.active_stages = phase.stage
+        cfg.model.frozen_stages = 0 if phase.fine_tune_all else phase.stage - 1
+        cfg.train.num_steps = phase.steps
+        cfg.train.trainable = "" if phase.fine_tune_all else f"^stage_{phase.stage}/"
+        cfg.train.init_from = init_from
+        if phase.stage == 1 and not phase.fine_tune_all:
+            first = cfg.stagewise.first_stage
+            cfg.losses = copy.deepcopy(first.losses)
+            cfg.train.optimizer = copy.deepcopy(first.optimizer)
+            cfg.train.schedule = copy.deepcopy(first.schedule)
+        elif phase.fine_tune_all and "fine_tune_schedule" in cfg.stagewise:
+            cfg.train.schedule = copy.deepcopy(cfg.stagewise.fine_tune_schedule)
+    return cfg
+
+
+def run(config, workdir: str | Path) -> dict[str, Any]:
+    """Runs every phase in workdir/<phase>; writes workdir/stagewise.json; returns its content.
+
+    With a config.report section, the final model is then analysed (ferjax.explain.dan_report:
+    workdir/dan_report.json and workdir/figures/).
+
+    The content maps each phase to its final evaluation (accuracy, loss terms such as
+    "loss/landmark_nme", the mean inter-pupil NME of the stage's output when that term is
+    configured), plus "phases" in order. A preempted phase stops the run (rerun to resume).
+    """
+    from ferjax.train import loop  # the loop imports the data stack; only needed to run
+
+    workdir = Path(workdir)
+    summary: dict[str, Any] = {"phases": []}
+    previous = ""
+    for phase in phases(config):
+        phase_dir = workdir / phase.name
+        done = phase_dir / "results.json"
+        if done.exists():
+            result = json.loads(done.read_text())
+        else:
+            result = loop.train_and_evaluate(phase_config(config, phase, previous), phase_dir)
+            if result.get("preempted"):
+                return {**summary, "preempted": True, "phase": phase.name}
+        summary["phases"].append(phase.name)
+        summary[phase.name] = {k: v for k, v in result.items()
+                               if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        previous = str(phase_dir)
+    if jax.process_index() == 0:
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "stagewise.json").write_text(json.dumps(summary, indent=2))
+        report = workdir / "dan_report.json"
+        if "report" in config and report.exists():
+            summary["report"] = json.loads(report.read_text())
+        elif "report" in config:
+            from ferjax.explain import dan_report
+            summary["report"] = dan_report.write_report(config, previous, workdir)
+    return summary
