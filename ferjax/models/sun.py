@@ -11,6 +11,9 @@ Choices where the paper is silent or ambiguous (config option in brackets):
 - The attention mapping has the biases b1, b2 of Eq. 2-3; Table 3 lists only its weights
   (128·66 + 66·1) [model.attention_bias].
 - ReLU after every convolution (VGG-style, which the paper says inspired it) [fixed].
+- He-normal initialisation of the convolutions: with LeCun-normal (flax's default) the signal
+  shrinks by about half per ReLU layer through ten bias-free layers, and training started from
+  near-constant logits [fixed; the paper does not say].
 - Dropout rate 0.5; the paper names the layer but not the rate [model.dropout_rate].
 - β = 1 as the paper uses [model.beta].
 - Eq. 5 (symmetric map) as printed divides the mirrored exponentials by the *un-mirrored* sum, so
@@ -42,6 +45,7 @@ class SunConvTrunk(nn.Module):
         for block, (features, repeats) in enumerate(self.plan):
             for i in range(repeats):
                 x = nn.Conv(features, (3, 3), padding="SAME", use_bias=False,
+                            kernel_init=nn.initializers.he_normal(),
                             name=f"conv{block + 1}_{i + 1}")(x)
                 x = nn.relu(x)
             x = nn.max_pool(x, (2, 2), strides=(2, 2))
