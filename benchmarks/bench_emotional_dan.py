@@ -2,7 +2,8 @@
 
 Run from the repository root:
     python benchmarks/bench_emotional_dan.py                       # 224×224, batches 8 and 32
-    python benchmarks/bench_emotional_dan.py --size 64 --batch_sizes 8 --steps 3   # quick look
+    python benchmarks/bench_emotional_dan.py --size 112 --width 8 --fc 64 --batch_sizes 32
+        # the CPU config of configs/emotional_dan.py
 
 GFLOPs come from XLA's cost analysis of the compiled forward pass (jax.jit(f).lower(...)
 .compile().cost_analysis()["flops"], multiply-adds counted as 2). Throughput is timed over
@@ -19,11 +20,11 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-
-from ferjax import losses
 from ferjax.models import build_model
-from ferjax.train import stagewise
+from ferjax.train import optim, state as state_lib, steps
+
+
+WIDTHS: dict[str, int] = {}  # --width/--fc overrides of Table 1's base_channels/fc_units
 
 
 def mean_shape(size: int) -> np.ndarray:
@@ -32,6 +33,7 @@ def mean_shape(size: int) -> np.ndarray:
 
 
 def make_model(size: int, num_stages: int, num_classes: int, **overrides):
+    overrides = {**WIDTHS, **overrides}
     return build_model({"name": "emotional_dan", "num_stages": num_stages, **overrides},
                        {"num_classes": num_classes, "image_shape": (size, size, 1),
                         "mean_landmarks": mean_shape(size)})
@@ -62,16 +64,16 @@ def forward_flops(size: int, stages: int, num_classes: int) -> float:
     return float(analysis["flops"])
 
 
-def _time(fn, args, steps: int) -> float:
+def _time(fn, args, repeats: int) -> float:
     jax.block_until_ready(fn(*args))  # compile + warm-up
     start = time.perf_counter()
-    for _ in range(steps):
+    for _ in range(repeats):
         out = fn(*args)
     jax.block_until_ready(out)
-    return (time.perf_counter() - start) / steps
+    return (time.perf_counter() - start) / repeats
 
 
-def throughput(size: int, num_stages: int, num_classes: int, batch: int, steps: int,
+def throughput(size: int, num_stages: int, num_classes: int, batch: int, num_steps: int,
                train_stage: int) -> dict[str, float]:
     rng = np.random.default_rng(1)
     images = jnp.asarray(rng.normal(size=(batch, size, size, 1)), jnp.float32)
@@ -81,29 +83,18 @@ def throughput(size: int, num_stages: int, num_classes: int, batch: int, steps: 
     full = make_model(size, num_stages, num_classes)
     variables = jax.jit(full.init)(jax.random.key(0), images[:1])
     evaluate = jax.jit(lambda v, x: full.apply(v, x, train=False)["logits"])
-    eval_s = _time(evaluate, (variables, images), steps)
+    eval_s = _time(evaluate, (variables, images), num_steps)
 
-    phase = stagewise.StagePhase(train_stage, steps, "adam" if train_stage == 1 else "sgd_clr",
-                                 {"landmark_nme": {"weight": 0.4},
-                                  "emotion_ce": {"weight": 0.6}})
-    model = make_model(size, num_stages, num_classes, **phase.model_overrides())
-    optimizer = stagewise.phase_optimizer(phase, variables["params"])
-
-    @jax.jit
-    def train_step(variables, opt_state, batch_dict, key):
-        def loss_fn(params):
-            out, updates = model.apply({**variables, "params": params}, batch_dict["image"],
-                                       train=True, rngs={"dropout": key},
-                                       mutable=["batch_stats"])
-            return losses.total_loss(out, batch_dict, phase.losses)[0], updates
-
-        (loss, updates), grads = jax.value_and_grad(loss_fn, has_aux=True)(variables["params"])
-        changes, opt_state = optimizer.update(grads, opt_state, variables["params"])
-        return ({"params": optax.apply_updates(variables["params"], changes), **updates},
-                opt_state, loss)
-
-    train_s = _time(train_step, (variables, optimizer.init(variables["params"]), batch_dict,
-                                 jax.random.key(1)), steps)
+    # The stage-wise phase that trains `train_stage` (ferjax.train.stagewise): earlier stages
+    # frozen in the model and in the optimiser, SGD + triangular CLR, the joint loss.
+    model = make_model(size, num_stages, num_classes, active_stages=train_stage,
+                       frozen_stages=train_stage - 1)
+    tx = optim.make_optimizer({"name": "sgd"}, optim.make_schedule(
+        {"kind": "triangular", "low": 1e-4, "high": 0.05, "half_cycle": 10_000}, 1))
+    state = state_lib.create_train_state(model, variables, tx, f"^stage_{train_stage}/")
+    terms = {"landmark_nme": {"weight": 0.4}, "emotion_ce": {"weight": 0.6}}
+    train_step = jax.jit(lambda st, b, k: steps.train_step(st, b, k, loss_terms=terms))
+    train_s = _time(train_step, (state, batch_dict, jax.random.key(1)), num_steps)
     return {"batch": batch, "eval_images_per_s": batch / eval_s,
             "train_images_per_s": batch / train_s, "train_stage": train_stage}
 
@@ -115,10 +106,14 @@ def main() -> None:
     parser.add_argument("--num_classes", type=int, default=7)
     parser.add_argument("--batch_sizes", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--width", type=int, default=64, help="base_channels (Table 1: 64)")
+    parser.add_argument("--fc", type=int, default=256, help="fc1 units (Table 1: 256)")
     parser.add_argument("--skip_speed", action="store_true")
     args = parser.parse_args()
+    WIDTHS.update(base_channels=args.width, fc_units=args.fc)
 
     report = {"device": str(jax.devices()[0].device_kind), "size": args.size,
+              "width": args.width, "fc": args.fc,
               "parameters": parameters_per_stage(args.size, args.num_stages, args.num_classes)}
     flops = [forward_flops(args.size, t, args.num_classes) for t in range(1, args.num_stages + 1)]
     report["forward_gflops_per_image"] = {

@@ -10,7 +10,7 @@ The paper's experiment (AffectNet, 224×224, full Table 1 widths, batch 50, 40 e
 Smoke run (seconds):                                     ...emotional_dan.py:runlocal
 Arguments (comma-separated): data=wild|front|pose|<real builder>, classes=7|3|8, stages=2,
 loss=joint|code|emotion, steps=300 (per phase), fine_tune=0 (steps of a last all-stage phase),
-batch=32, size=112, width=8 (base channels; Table 1 = 64), fc=64 (fc1 units; Table 1 = 256),
+batch=32, size=112 (square centre crop; FERSynth wild is 112×112), width=8 (base channels; Table 1 = 64), fc=64 (fc1 units; Table 1 = 256),
 paper, runlocal.
 
 Phases (ferjax/train/stagewise.py), each in workdir/<phase>: stage_1 on the landmark NME with
@@ -30,7 +30,7 @@ DEFAULTS = {
     "steps": 300,           # steps per phase
     "fine_tune": 0,         # steps of an extra phase that trains all stages together
     "batch": 32,
-    "size": 112,            # model input side; FERSynth renders at this size
+    "size": 112,            # model input side: a square centre crop of the stored images
     "width": 8,
     "fc": 64,
     "paper": False,
@@ -38,7 +38,6 @@ DEFAULTS = {
 }
 LABEL_SPACES = {3: "three", 7: "seven", 8: "canonical8"}
 FERSYNTH_VARIANTS = ("front", "pose", "wild")
-FERSYNTH_NATIVE_SIZE = {"wild": 112}
 
 
 def _losses(kind: str) -> dict:
@@ -69,9 +68,7 @@ def get_config(arg=None):
     c.losses = _losses(a.loss)
 
     if a.data in FERSYNTH_VARIANTS:
-        overrides = {} if FERSYNTH_NATIVE_SIZE.get(a.data) == a.size else {
-            "image_size": (a.size, a.size)}
-        c.data = pieces.fersynth_data(a.data, **overrides)
+        c.data = pieces.fersynth_data(a.data)  # centre-cropped to size × size
     else:
         c.data = pieces.real_data(a.data)
     c.data.label_space = LABEL_SPACES[a.classes]

@@ -59,7 +59,7 @@ def test_config_arguments_select_label_space_stages_and_losses():
     paper = dan_config.get_config("data=affectnet,paper")
     assert paper.data.crop_size == (224, 224) and paper.model.base_channels == 64
     assert paper.train.schedule.half_cycle == 10_000 and paper.stagewise.stage_steps == 0
-    assert dan_config.get_config("size=64").data.builder_kwargs.image_size == (64, 64)
+    assert dan_config.get_config("size=64").data.crop_size == (64, 64)
     for bad, message in [("classes=6", "classes"), ("loss=sum", "loss"), ("size=100", "size"),
                          ("stages=0", "stages")]:
         with pytest.raises(ValueError, match=message):
