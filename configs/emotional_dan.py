@@ -10,8 +10,10 @@ The paper's experiment (AffectNet, 224×224, full Table 1 widths, batch 50, 40 e
 Smoke run (seconds):                                     ...emotional_dan.py:runlocal
 Arguments (comma-separated): data=wild|front|pose|<real builder>, classes=7|3|8, stages=2,
 loss=joint|code|emotion, steps=300 (per phase), fine_tune=0 (steps of a last all-stage phase),
-batch=32, size=112 (square centre crop; FERSynth wild is 112×112), width=8 (base channels; Table 1 = 64), fc=64 (fc1 units; Table 1 = 256),
-paper, runlocal.
+batch=32, size=112 (square centre crop; FERSynth wild is 112×112), width=8 (base channels;
+Table 1 = 64), fc=64 (fc1 units; Table 1 = 256), paper, cross (after training, test on the
+datasets of config.cross_dataset: workdir/cross_dataset.md in the paper's Table 2/3 layout; the
+test builders must store images at least `size` pixels wide), runlocal.
 
 Phases (ferjax/train/stagewise.py), each in workdir/<phase>: stage_1 on the landmark NME with
 Adam 1e-3; stage_t (t ≥ 2) with earlier stages frozen on α·NME + β·CE (α = 0.4, β = 0.6) with
@@ -34,7 +36,18 @@ DEFAULTS = {
     "width": 8,
     "fc": 64,
     "paper": False,
+    "cross": False,         # cross-dataset test after training (paper Tables 2, 3)
     "runlocal": False,
+}
+# Test sets of the cross-dataset evaluation: overrides of config.data. The paper trains on
+# AffectNet and tests on CK+, JAFFE and ISED (every labelled image); on FERSynth the other
+# regimes' test splits play that part.
+CROSS_DATASET = {
+    "affectnet": {"CK+": {"name": "ckplus", "config": "", "eval_split": "train"},
+                  "JAFFE": {"name": "jaffe", "config": "", "eval_split": "train"},
+                  "ISED": {"name": "ised", "config": "", "eval_split": "train"}},
+    "fersynth": {f"FERSynth {v}": {"name": "fersynth", "config": v, "eval_split": "test"}
+                 for v in ("front", "pose", "wild")},
 }
 LABEL_SPACES = {3: "three", 7: "seven", 8: "canonical8"}
 FERSYNTH_VARIANTS = ("front", "pose", "wild")
@@ -101,6 +114,9 @@ def get_config(arg=None):
                                       "grad_clip_norm": 0.0},
                         "schedule": {"kind": "constant", "lr": 1e-3}},
     }
+    sets = CROSS_DATASET.get(c.data.name, {}) if a.cross else {}
+    # ConfigDict sorts its keys; "columns" keeps the paper's column order.
+    c.cross_dataset = {"columns": tuple(sets), "sets": sets}
     c.report = {"gradcam_layers": ("conv4a", "conv4b"), "frontal_epsilon": 0.05,
                 "window": 3, "max_examples": 512}
     if a.runlocal:

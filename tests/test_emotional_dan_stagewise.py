@@ -126,3 +126,12 @@ def test_stagewise_run_freezes_stage_1_and_writes_the_report(tmp_path):
 def test_init_from_needs_a_checkpoint(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         checkpoint.restore_variables(tmp_path)
+
+
+def test_cross_argument_names_the_papers_test_sets():
+    assert dan_config.get_config(None).cross_dataset.columns == ()
+    paper = dan_config.get_config("data=affectnet,paper,cross")
+    assert paper.cross_dataset.columns == ("CK+", "JAFFE", "ISED")
+    assert paper.cross_dataset.sets["CK+"].name == "ckplus"
+    synth = dan_config.get_config("cross").cross_dataset
+    assert [synth.sets[c].config for c in synth.columns] == ["front", "pose", "wild"]

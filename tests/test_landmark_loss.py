@@ -115,3 +115,33 @@ def test_failure_rate_auc_and_ced():
     assert metrics.auc([0.5], 0.08) == 0.0 and metrics.auc([0.0], 0.08) == 1.0
     with pytest.raises(ValueError, match="finite non-negative"):
         metrics.auc([0.1, np.nan])
+
+
+def test_cross_dataset_prediction_and_table_layout():
+    import flax.linen as nn
+
+    from ferjax.data import pipeline, sources
+    from ferjax.evaluation import cross_dataset
+
+    class Brightness(nn.Module):  # class 1 when the mean pixel is above 0, else class 0
+        @nn.compact
+        def __call__(self, x, train=False):
+            m = x.mean((1, 2, 3))
+            return {"logits": jnp.stack([-m, m], -1)}
+
+    rng = np.random.default_rng(0)
+    records = [{"image": np.full((16, 16, 1), v, np.uint8), "label": np.int64(int(v > 128))}
+               for v in rng.integers(0, 256, 11)]
+    spec = pipeline.ExampleSpec((16, 16), 1, tuple(range(8)))
+    norm = pipeline.Normalisation((0.5,), (0.25,))  # a "training set" statistic
+    labels, predictions = cross_dataset.predict(Brightness(), {}, sources.ListSource(records),
+                                                pipeline.EvalTransform(spec, norm), 4)
+    assert len(labels) == 11  # padding of the last batch of 4 excluded
+    expected = np.array([int(r["image"][0, 0, 0] / 255.0 > 0.5) for r in records])
+    np.testing.assert_array_equal(predictions, expected)
+    table = cross_dataset.table_markdown(
+        {"EmotionalDAN": {"CK+": 0.736, "JAFFE": 0.465, "ISED": 0.62}, "CNN (2)": {"CK+": 0.628}},
+        ["CK+", "JAFFE", "ISED"])
+    assert table.splitlines()[0] == "| model | CK+ | JAFFE | ISED |"
+    assert "| EmotionalDAN | 0.736 | 0.465 | 0.620 |" in table
+    assert "| CNN (2) | 0.628 | — | — |" in table

@@ -107,4 +107,22 @@ def run(config, workdir: str | Path) -> dict[str, Any]:
         elif "report" in config:
             from ferjax.explain import dan_report
             summary["report"] = dan_report.write_report(config, previous, workdir)
+        if config.get("cross_dataset") and config.cross_dataset.columns:
+            summary["cross_dataset"] = _cross_dataset(config, previous, workdir)
     return summary
+
+
+def _cross_dataset(config, run_dir: str, workdir: Path) -> dict[str, float]:
+    """Tests the final model on config.cross_dataset; writes cross_dataset.{json,md}."""
+    from ferjax import labels
+    from ferjax.evaluation import cross_dataset
+
+    columns = {name: dict(config.cross_dataset.sets[name])
+               for name in config.cross_dataset.columns}
+    scores = cross_dataset.evaluate_run(config, run_dir, columns)
+    classes = len(labels.label_space_classes(config.data.label_space))
+    row = f"{config.model.name} ({classes} classes, trained on {config.data.name})"
+    (workdir / "cross_dataset.json").write_text(json.dumps({row: scores}, indent=2))
+    (workdir / "cross_dataset.md").write_text(cross_dataset.table_markdown(
+        {row: scores}, list(columns), title="Cross-dataset accuracy"))
+    return scores
