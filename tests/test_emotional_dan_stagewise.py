@@ -114,7 +114,7 @@ def test_stagewise_run_freezes_stage_1_and_writes_the_report(tmp_path):
     assert saved["phases"] == ["stage_1", "stage_2"]
     report = json.loads((tmp_path / "dan_report.json").read_text())
     assert report["num_examples"] == 14  # 16 faces less the 2 contempt ones (7 classes)
-    assert set(report["landmarks"]) == {"stage_1", "stage_2"}
+    assert set(report["landmarks"]) == {"mean_shape", "stage_1", "stage_2"}
     assert 0.0 <= report["landmarks"]["stage_2"]["auc@0.08_inter_pupil"] <= 1.0
     assert set(report["table5"]) == {"conv4a", "conv4b"}
     assert (tmp_path / "figures" / "ced.png").stat().st_size > 1000

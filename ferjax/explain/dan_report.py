@@ -77,8 +77,11 @@ def write_report(config, run_dir: str | Path, out_dir: str | Path) -> dict[str, 
     report: dict[str, Any] = {"num_examples": int(len(labels)),
                               "accuracy": float(np.mean(predictions == labels))}
     if truth is not None and np.all(np.isfinite(truth)):
-        errors = {}
-        report["landmarks"] = {}
+        # The initial shape S_0 (the training mean) is the floor any stage must beat.
+        mean_shape = np.broadcast_to(np.asarray(data.info["mean_landmarks"]), truth.shape)
+        errors = {"mean shape": landmark_metrics.per_image_nme(mean_shape, truth)}
+        report["landmarks"] = {"mean_shape": landmark_metrics.landmark_summary(mean_shape,
+                                                                               truth)}
         for t in range(num_stages):
             report["landmarks"][f"stage_{t + 1}"] = landmark_metrics.landmark_summary(
                 stage_landmarks[:, t], truth)
