@@ -91,9 +91,25 @@ def fersynth_data(variant: str = "front", **builder_kwargs) -> mlc.ConfigDict:
     })
 
 
-def real_data(name: str, variant: str = "", **overrides) -> mlc.ConfigDict:
-    """A real dataset's builder reading the user's copy from manual_dir."""
+def real_data(name: str, variant: str = "", *, image_size: int, grey: bool = True,
+              crop_size: tuple[int, int] | None = None) -> tuple[mlc.ConfigDict, str]:
+    """A real dataset's builder reading the user's copy from manual_dir, with its protocol.
+
+    The builder prepares square `image_size` images; the model sees `crop_size` crops (random
+    in training, centred at test). Returns (data config, protocol): datasets without official
+    test labels are cross-validated over their subject folds (ferjax.data.splits.PROTOCOLS).
+    """
+    from ferjax.data import splits
+
     c = fersynth_data()
     c.name, c.config = name, variant
-    c.update(overrides)
-    return c
+    c.builder_kwargs = {"image_size": image_size, "grey": grey}
+    c.channels = 1 if grey else 3
+    c.crop_size = crop_size or (image_size, image_size)
+    protocol = splits.PROTOCOLS.get(name)
+    if protocol is not None and protocol.kind == "folds":
+        c.cv_split, c.num_folds = protocol.train_split, protocol.num_folds
+        return c, "kfold"
+    if protocol is not None:
+        c.train_split, c.eval_split = protocol.train_split, protocol.test_split
+    return c, "holdout"

@@ -8,7 +8,8 @@ Symmetric weight map (Eq. 5), other batch size and workdir:
 Paper protocol, 5-fold subject-independent CV:  ...sun_attention.py:cv
 Smoke run (seconds):                             ...sun_attention.py:runlocal
 Arguments (comma-separated): data=front|pose|wild|<real builder>, classes=8|7,
-variant=free|symmetric, beta=1.0, steps=600, batch=32, cv, runlocal.
+variant=free|symmetric, beta=1.0, bn=True|False (BatchNorm, not in the paper: bn=False is the
+paper's exact network), steps=600, batch=32, cv, runlocal.
 
 Expected on a 2-core CPU: see docs/performance.md and the README results table (runtime and
 accuracy are measured there, not promised here).

@@ -14,11 +14,10 @@ def module():
 
 @pytest.fixture(scope="module")
 def tiny(module, tmp_path_factory):
-    config = module.FERSynthBuilderConfig(
-        name="tiny", preset="composite", variants_per_class=2,
-        overrides=(("num_subjects", 10), ("image_size", (32, 28)), ("num_folds", 3),
-                   ("classes", ("happy", "sad", "surprise"))))
-    builder = module.Builder(config=config, data_dir=tmp_path_factory.mktemp("tfds"))
+    builder = module.Builder(
+        config="composite", data_dir=tmp_path_factory.mktemp("tfds"), variants_per_class=2,
+        num_subjects=10, image_size=(32, 28), num_folds=3,
+        classes=("happy", "sad", "surprise"))
     builder.download_and_prepare()
     return builder
 
@@ -69,25 +68,23 @@ def test_tiny_build_splits_are_subject_disjoint_with_folds(tiny):
     assert labels_seen == {labels.class_index(c) for c in ("happy", "sad", "surprise")}
 
 
-def test_stored_record_equals_the_rendered_one(tiny):
-    source = tiny.as_data_source("validation")
-    rec = source[0]
+
+
+def test_keyword_overrides_derive_a_named_config_equal_to_the_live_source(tiny):
+    assert tiny.builder_config.name.startswith("composite-")
+    assert "num_subjects_10" in tiny.builder_config.name
     config = tiny.builder_config.synth_config
-    names = [labels.CLASSES[int(source[i]["label"])] for i in range(len(source))]
-    assert names  # keys sort by subject, class, variant; re-render the first one directly
-    keys = sorted((int(source[i]["subject_id"]), labels.CLASSES[int(source[i]["label"])])
-                  for i in range(len(source)))
-    assert keys[0][0] == int(synth.split_subjects(config, "validation")[0])
-    found = [source[i] for i in range(len(source))
-             if np.array_equal(source[i]["image"],
-                               synth.render_subject_example(config, 0, keys[0][0], keys[0][1],
-                                                            0)["image"])]
-    assert len(found) == 1 and rec["image"].dtype == np.uint8
+    live = synth.FERSynthSource(config, seed=0, num_examples=None, split="test")
+    stored = tiny.as_data_source("test")
+    assert len(live) == len(stored) == 6
+    stored_images = {np.asarray(stored[i]["image"]).tobytes() for i in range(len(stored))}
+    assert {live[i]["image"].tobytes() for i in range(len(live))} == stored_images
 
 
-def test_bad_builder_sizes_raise_naming_the_field(module):
-    with pytest.raises(ValueError, match="variants_per_class"):
-        module.FERSynthBuilderConfig(name="bad", variants_per_class=0)
+def test_bad_builder_sizes_raise_naming_the_field(module, tmp_path):
+    with pytest.raises(ValueError, match="SynthConfig.variants_per_class"):
+        module.Builder(config="front", variants_per_class=0, data_dir=tmp_path)
     with pytest.raises(ValueError, match="SynthConfig.num_folds"):
-        module.FERSynthBuilderConfig(name="bad", overrides=(("num_subjects", 3),
-                                                            ("num_folds", 5)))
+        module.Builder(config="front", num_subjects=3, num_folds=5, data_dir=tmp_path)
+    with pytest.raises(ValueError, match="unknown config 'studio'"):
+        module.Builder(config="studio", num_subjects=3, data_dir=tmp_path)

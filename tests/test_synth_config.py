@@ -44,6 +44,8 @@ def test_emotion_table_is_the_emfacs_one():
     ("distractor_aus", ("AU1", "AU99")),
     ("distractor_prob", 1.5),
     ("distractor_prob", -0.1),
+    ("au_dropout", 1.5),
+    ("variants_per_class", 0),
     ("glasses_prob", 2.0),
     ("fringe_prob", float("nan")),
     ("blur_prob", -1.0),

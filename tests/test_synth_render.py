@@ -58,6 +58,22 @@ def test_class_aus_are_active_and_neutral_has_none_above_resting_level():
             assert rec["au"].max() < 0.1  # front: idiosyncrasy 0.1 allows resting AUs < 0.06
 
 
+def test_au_dropout_makes_prototypes_incomplete_but_never_empty():
+    from ferjax.synth.example import subject_identity
+    from ferjax.synth.expression import sample_expression
+    config = synth.preset("front", au_dropout=1.0, idiosyncrasy=0.0)
+    idn = subject_identity(config, 0, 0)
+    fear = [synth.au_index(a) for a in synth.EMOTION_AUS["fear"]]
+    for v in range(20):
+        au = sample_expression(config, idn, "fear", np.random.default_rng(v)).au
+        assert (au[fear] > 0).sum() == 1
+        assert (np.delete(au, fear) == 0).all()
+    full = synth.preset("front", idiosyncrasy=0.0)
+    au = sample_expression(full, subject_identity(full, 0, 0), "fear",
+                           np.random.default_rng(0)).au
+    assert (au[fear] > 0.4).all()
+
+
 @pytest.mark.parametrize("name", ["front", "pose", "composite"])
 def test_upright_faces_stack_brows_eyes_nose_mouth(name):
     for i in range(8):
@@ -94,6 +110,17 @@ def test_au12_raises_mouth_corners_and_au26_opens_lips():
     assert j[8, 1] > n[8, 1] + 0.15 * iod  # the jaw drops with the lower lip
     mid = np.round(0.5 * (j[62] + j[66])).astype(int)  # the open mouth is dark inside
     assert jaw_image[mid[1], mid[0]] + 40 < neutral_image[mid[1], mid[0]]
+
+
+def test_every_au_region_covers_the_pixels_that_au_changes():
+    neutral = _controlled(neutral_expression())
+    for k, name in enumerate(synth.AU_NAMES):
+        rec = _controlled(_expression(**{name: 1.0}))
+        changed = np.abs(rec["image"].astype(int) - neutral["image"].astype(int))[..., 0] > 8
+        region = synth.au_region_mask(rec["au_regions"], [k], rec["image"].shape)
+        assert changed.sum() > 50, name  # every AU visibly changes the face
+        assert (changed & region).sum() >= 0.9 * changed.sum(), name
+        assert region.mean() < 0.45, name
 
 
 def test_au_regions_cover_the_changed_pixels_and_nothing_for_inactive_aus():

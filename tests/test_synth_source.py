@@ -43,6 +43,20 @@ def test_source_renders_the_split_deterministically():
         synth.FERSynthSource(CONFIG, 0, 0)
 
 
+def test_default_size_is_one_pass_and_field_values_skip_rendering():
+    config = synth.preset("front", image_size=(48, 40), num_subjects=10, variants_per_class=2)
+    source = synth.FERSynthSource(config, seed=0, split="train")
+    assert len(source) == 7 * 8 * 2
+    folds = source.field_values("fold")
+    assert folds.dtype == np.int64 and folds.shape == (112,)
+    for i in (0, 9, 111):
+        rec = source[i]
+        for key in ("label", "subject_id", "fold"):
+            assert source.field_values(key)[i] == rec[key]
+    with pytest.raises(KeyError, match="image"):
+        source.field_values("image")
+
+
 def test_source_feeds_a_grain_pipeline():
     source = synth.FERSynthSource(CONFIG, seed=0, num_examples=12, split="train")
     ds = grain.MapDataset.source(source).seed(1).shuffle().batch(4)

@@ -39,14 +39,18 @@ class SunConvTrunk(nn.Module):
     """Ten 3×3 convolutions without bias, ReLU, four 2×2 max-pools: (B,H,W,C) -> (B,H/16,W/16,128)."""
 
     plan: Sequence[tuple[int, int]] = CONV_PLAN
+    batch_norm: bool = False
 
     @nn.compact
-    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+    def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
         for block, (features, repeats) in enumerate(self.plan):
             for i in range(repeats):
                 x = nn.Conv(features, (3, 3), padding="SAME", use_bias=False,
                             kernel_init=nn.initializers.he_normal(),
                             name=f"conv{block + 1}_{i + 1}")(x)
+                if self.batch_norm:
+                    x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                                     name=f"bn{block + 1}_{i + 1}")(x)
                 x = nn.relu(x)
             x = nn.max_pool(x, (2, 2), strides=(2, 2))
         return x
@@ -99,18 +103,23 @@ class AttentionMapping(nn.Module):
         return z, weights
 
 
+def _dropout_fc(x: jnp.ndarray, num_classes: int, rate: float, train: bool) -> jnp.ndarray:
+    """Dropout then the bias-free classifier shared by the three networks (call in compact)."""
+    x = nn.Dropout(rate, deterministic=not train)(x)
+    return nn.Dense(num_classes, use_bias=False, name="fc")(x.reshape(x.shape[0], -1))
+
+
 class SunBaseline(nn.Module):
     """Table 2: conv trunk -> dropout -> flatten -> FC (no bias). Fixed input size."""
 
     num_classes: int
     dropout_rate: float = 0.5
+    batch_norm: bool = False
 
     @nn.compact
     def __call__(self, images: jnp.ndarray, *, train: bool = False) -> dict[str, jnp.ndarray]:
-        features = SunConvTrunk(name="trunk")(images)
-        x = nn.Dropout(self.dropout_rate, deterministic=not train)(features)
-        x = x.reshape(x.shape[0], -1)
-        logits = nn.Dense(self.num_classes, use_bias=False, name="fc")(x)
+        features = SunConvTrunk(batch_norm=self.batch_norm, name="trunk")(images, train)
+        logits = _dropout_fc(features, self.num_classes, self.dropout_rate, train)
         return {"logits": logits, "features": features}
 
 
@@ -123,6 +132,7 @@ class SunAttention(nn.Module):
 
     num_classes: int
     dropout_rate: float = 0.5
+    batch_norm: bool = False
     hidden: int = 66
     beta: float = 1.0
     symmetric: bool = False
@@ -131,11 +141,10 @@ class SunAttention(nn.Module):
 
     @nn.compact
     def __call__(self, images: jnp.ndarray, *, train: bool = False) -> dict[str, jnp.ndarray]:
-        features = SunConvTrunk(name="trunk")(images)
+        features = SunConvTrunk(batch_norm=self.batch_norm, name="trunk")(images, train)
         z, weights = AttentionMapping(self.hidden, self.beta, self.symmetric, self.attention_bias,
                                       self.symmetric_denominator, name="attention")(features)
-        z = nn.Dropout(self.dropout_rate, deterministic=not train)(z)
-        logits = nn.Dense(self.num_classes, use_bias=False, name="fc")(z)
+        logits = _dropout_fc(z, self.num_classes, self.dropout_rate, train)
         return {"logits": logits, "attention": weights, "features": features}
 
 
@@ -144,21 +153,22 @@ class SunGAP(nn.Module):
 
     num_classes: int
     dropout_rate: float = 0.5
+    batch_norm: bool = False
 
     @nn.compact
     def __call__(self, images: jnp.ndarray, *, train: bool = False) -> dict[str, jnp.ndarray]:
-        features = SunConvTrunk(name="trunk")(images)
+        features = SunConvTrunk(batch_norm=self.batch_norm, name="trunk")(images, train)
         b, h, w, _ = features.shape
         weights = jnp.full((b, h, w), 1.0 / (h * w), features.dtype)
-        z = jnp.mean(features, axis=(1, 2))
-        z = nn.Dropout(self.dropout_rate, deterministic=not train)(z)
-        logits = nn.Dense(self.num_classes, use_bias=False, name="fc")(z)
+        logits = _dropout_fc(jnp.mean(features, axis=(1, 2)), self.num_classes,
+                             self.dropout_rate, train)
         return {"logits": logits, "attention": weights, "features": features}
 
 
 def baseline_from_config(cfg: Mapping[str, Any], data_info: Mapping[str, Any]) -> SunBaseline:
     return SunBaseline(num_classes=data_info["num_classes"],
-                       dropout_rate=cfg.get("dropout_rate", 0.5))
+                       dropout_rate=cfg.get("dropout_rate", 0.5),
+                       batch_norm=cfg.get("batch_norm", False))
 
 
 def attention_from_config(cfg: Mapping[str, Any], data_info: Mapping[str, Any]) -> SunAttention:
@@ -167,8 +177,10 @@ def attention_from_config(cfg: Mapping[str, Any], data_info: Mapping[str, Any]) 
                         hidden=cfg.get("hidden", 66), beta=cfg.get("beta", 1.0),
                         symmetric=cfg.get("symmetric", False),
                         attention_bias=cfg.get("attention_bias", True),
-                        symmetric_denominator=cfg.get("symmetric_denominator", "symmetrized"))
+                        symmetric_denominator=cfg.get("symmetric_denominator", "symmetrized"),
+                        batch_norm=cfg.get("batch_norm", False))
 
 
 def gap_from_config(cfg: Mapping[str, Any], data_info: Mapping[str, Any]) -> SunGAP:
-    return SunGAP(num_classes=data_info["num_classes"], dropout_rate=cfg.get("dropout_rate", 0.5))
+    return SunGAP(num_classes=data_info["num_classes"], dropout_rate=cfg.get("dropout_rate", 0.5),
+                  batch_norm=cfg.get("batch_norm", False))

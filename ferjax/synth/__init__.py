@@ -6,6 +6,7 @@ Public API:
   render_example(config, seed, i)   one record (docs/architecture.md), deterministic
   FERSynthSource(config, seed, n)   grain RandomAccessDataSource rendering on the fly
   au_region_mask(regions, aus, hw)  decode au_regions into a bool (H, W) pixel mask
+  render_controlled(config, seed, subject, Expression(right, left))  chosen-AU stimuli
 """
 
 from ferjax.synth.aus import AU_DESCRIPTIONS, AU_NAMES, EMOTION_AUS, NUM_AUS, au_index
@@ -13,6 +14,7 @@ from ferjax.synth.backgrounds import render_background
 from ferjax.synth.config import PRESET_NAMES, SynthConfig, preset
 from ferjax.synth.example import (example_key, render_controlled, render_example,
                                   render_subject_example)
+from ferjax.synth.expression import Expression, neutral_expression
 from ferjax.synth.regions import au_region_mask
 from ferjax.synth.source import FERSynthSource
 from ferjax.synth.splits import SPLITS, split_subjects, subject_fold
@@ -20,6 +22,7 @@ from ferjax.synth.splits import SPLITS, split_subjects, subject_fold
 __all__ = [
     "AU_DESCRIPTIONS", "AU_NAMES", "EMOTION_AUS", "NUM_AUS", "au_index", "render_background",
     "PRESET_NAMES", "SynthConfig", "preset", "example_key", "render_controlled",
-    "render_example", "render_subject_example", "au_region_mask", "FERSynthSource", "SPLITS",
+    "render_example", "render_subject_example", "Expression", "neutral_expression",
+    "au_region_mask", "FERSynthSource", "SPLITS",
     "split_subjects", "subject_fold",
 ]

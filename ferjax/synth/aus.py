@@ -44,4 +44,5 @@ def au_index(name: str) -> int:
     try:
         return AU_NAMES.index(name)
     except ValueError:
-        raise ValueError(f"unknown action unit {name!r}; expected one of {list(AU_NAMES)}") from None
+        raise ValueError(
+            f"unknown action unit {name!r}; expected one of {list(AU_NAMES)}") from None

@@ -12,6 +12,9 @@ import numpy as np
 from ferjax.synth.draw import LINE, fixed, to_channels
 
 
+_COARSE = 8
+
+
 def plain(rng: np.random.Generator, shape: tuple[int, int, int]) -> np.ndarray:
     """A uniform colour, mostly light-to-mid greys as in studio photographs."""
     h, w, c = shape
@@ -25,10 +28,15 @@ def gradient(rng: np.random.Generator, shape: tuple[int, int, int]) -> np.ndarra
     h, w, c = shape
     a, b = to_channels(rng.uniform(0, 255, 3), c), to_channels(rng.uniform(0, 255, 3), c)
     theta = rng.uniform(0, 2 * np.pi)
-    ys = np.linspace(-0.5, 0.5, h, dtype=np.float32)[:, None]
-    xs = np.linspace(-0.5, 0.5, w, dtype=np.float32)[None, :]
+    # evaluated on a grid 8x coarser and upsampled bilinearly, which reproduces a linear ramp
+    gh, gw = -(-h // _COARSE) + 1, -(-w // _COARSE) + 1
+    ys = (np.arange(gh, dtype=np.float32) * _COARSE / max(h - 1, 1) - 0.5)[:, None]
+    xs = (np.arange(gw, dtype=np.float32) * _COARSE / max(w - 1, 1) - 0.5)[None, :]
     t = np.clip(np.cos(theta) * xs + np.sin(theta) * ys + 0.5, 0.0, 1.0)[..., None]
-    return (a + (b - a) * t).astype(np.uint8)
+    coarse = (a + (b - a) * t).astype(np.float32)
+    full = cv2.resize(coarse, ((gw - 1) * _COARSE + 1, (gh - 1) * _COARSE + 1),
+                      interpolation=cv2.INTER_LINEAR)
+    return full[:h, :w].reshape(h, w, c).astype(np.uint8)
 
 
 def clutter(rng: np.random.Generator, shape: tuple[int, int, int],
@@ -57,10 +65,13 @@ def clutter(rng: np.random.Generator, shape: tuple[int, int, int],
             end = np.array([x, y]) + rng.normal(0, size, 2)
             cv2.line(image, tuple(fixed([x, y]).ravel()), tuple(fixed(end).ravel()), colour,
                      int(rng.integers(1, 4)), LINE, 4)
+    # smooth low-frequency noise (bilinear upsampling of a 6x6 grid) and a light box blur,
+    # so shape edges are not all razor sharp
     noise = rng.normal(0, rng.uniform(5, 25), (6, 6, c)).astype(np.float32)
-    smooth = cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC).reshape(h, w, c)
-    blurred = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.3, 1.5)).reshape(h, w, c)
-    return np.clip(blurred + smooth, 0, 255).astype(np.uint8)
+    smooth = cv2.resize(noise, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, c)
+    k = int(rng.integers(1, 4))
+    blurred = cv2.blur(image, (k, k)).reshape(h, w, c)
+    return cv2.add(blurred, smooth, dtype=cv2.CV_8U).reshape(h, w, c)
 
 
 BACKGROUNDS = {"plain": plain, "gradient": gradient, "clutter": clutter}
@@ -72,4 +83,5 @@ def render_background(rng: np.random.Generator, kind: str,
     try:
         return BACKGROUNDS[kind](rng, shape)
     except KeyError:
-        raise ValueError(f"unknown background kind {kind!r}; expected {list(BACKGROUNDS)}") from None
+        raise ValueError(
+            f"unknown background kind {kind!r}; expected {list(BACKGROUNDS)}") from None

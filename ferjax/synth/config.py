@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from typing import Any
 
 from ferjax import labels
@@ -29,9 +30,14 @@ class SynthConfig:
       num_subjects: identities in the dataset (split into train/validation/test by id).
       split_fractions: fractions of subjects in (train, validation, test); sum to 1.
       num_folds: subject-disjoint folds for k-fold CV (fold = subject_id % num_folds).
+      variants_per_class: examples per (subject, class) in one pass over a split: the size
+        of the TFDS build and of FERSynthSource(num_examples=None).
       classes: emotion classes rendered (canonical names, see ferjax.labels.CLASSES).
       intensity_range: (lo, hi) intensity of the AUs that define the class.
       au_jitter: std of per-AU intensity noise around the class prototype.
+      au_dropout: probability that each class AU is missing from an example (at least one
+        stays), so prototypes are incomplete and classes overlap (fear without AU4/AU7 looks
+        like surprise).
       idiosyncrasy: scale of per-subject AU gains and resting AU activity (0 = none).
       distractor_prob: probability that each non-class AU appears at low intensity.
       distractor_max: maximum intensity of a distractor AU.
@@ -63,9 +69,11 @@ class SynthConfig:
     num_subjects: int = 60
     split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     num_folds: int = 5
+    variants_per_class: int = 6
     classes: tuple[str, ...] = labels.CLASSES
     intensity_range: tuple[float, float] = (0.7, 1.0)
     au_jitter: float = 0.05
+    au_dropout: float = 0.0
     idiosyncrasy: float = 0.1
     distractor_prob: float = 0.0
     distractor_max: float = 0.0
@@ -94,6 +102,10 @@ class SynthConfig:
         for name, value in _normalised_tuples(self).items():
             object.__setattr__(self, name, value)
         validate(self)
+        # NumPy integers (from arrays or configs) become ints so configs compare and print alike
+        object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
+        for name in ("channels", "num_subjects", "num_folds", "variants_per_class"):
+            object.__setattr__(self, name, int(getattr(self, name)))
 
     @property
     def height(self) -> int:
@@ -125,6 +137,10 @@ def _normalised_tuples(config: SynthConfig) -> dict[str, tuple]:
     return out
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _fail(field: str, message: str):
     raise ValueError(f"SynthConfig.{field}: {message}")
 
@@ -153,20 +169,23 @@ def _check_nonnegative(config, field, upper=math.inf):
 def validate(config: SynthConfig) -> None:
     """Raises ValueError naming the first invalid field of `config`."""
     size = config.image_size
-    if len(size) != 2 or not all(isinstance(v, int) and v >= 16 for v in size):
+    if len(size) != 2 or not all(_is_int(v) and v >= 16 for v in size):
         _fail("image_size", f"must be (H, W) with integer sides >= 16, got {size!r}")
     if config.channels not in (1, 3):
         _fail("channels", f"must be 1 or 3, got {config.channels!r}")
-    if not (isinstance(config.num_subjects, int) and config.num_subjects > 0):
+    if not (_is_int(config.num_subjects) and config.num_subjects > 0):
         _fail("num_subjects", f"must be a positive integer, got {config.num_subjects!r}")
     fractions = config.split_fractions
     if (len(fractions) != 3 or any(not isinstance(f, (int, float)) or f < 0 for f in fractions)
             or abs(sum(fractions) - 1.0) > 1e-6 or fractions[0] <= 0):
         _fail("split_fractions", "must be three non-negative (train, validation, test) fractions "
               f"summing to 1 with train > 0, got {fractions!r}")
-    if not (isinstance(config.num_folds, int) and 1 <= config.num_folds <= config.num_subjects):
+    if not (_is_int(config.num_folds) and 1 <= config.num_folds <= config.num_subjects):
         _fail("num_folds", f"must be an integer in [1, num_subjects={config.num_subjects}], "
               f"got {config.num_folds!r}")
+    if not (_is_int(config.variants_per_class) and config.variants_per_class > 0):
+        _fail("variants_per_class", f"must be a positive integer, got "
+              f"{config.variants_per_class!r}")
     if not config.classes:
         _fail("classes", "must name at least one class")
     for name in config.classes:
@@ -180,8 +199,8 @@ def validate(config: SynthConfig) -> None:
                   f"{list(AU_NAMES)}")
     for field in ("intensity_range",):
         _check_range(config, field, 0.0, 1.0)
-    for field in ("distractor_prob", "distractor_max", "blur_prob", "glasses_prob",
-                  "fringe_prob"):
+    for field in ("distractor_prob", "distractor_max", "au_dropout", "blur_prob",
+                  "glasses_prob", "fringe_prob"):
         _check_probability(config, field)
     _check_nonnegative(config, "au_jitter", 1.0)
     _check_nonnegative(config, "idiosyncrasy", 1.0)
@@ -220,13 +239,15 @@ _PRESETS: dict[str, dict[str, Any]] = {
     "front": dict(),
     # Five RaFD-like camera angles, unaligned, otherwise controlled.
     "pose": dict(
-        yaw_angles=(-90.0, -45.0, 0.0, 45.0, 90.0), yaw_jitter=3.0, pitch_range=3.0,
-        roll_range=3.0, aligned=False, face_scale=0.30, scale_range=(0.9, 1.1),
-        shift_range=0.04, intensity_range=(0.6, 1.0)),
+        variants_per_class=5, yaw_angles=(-90.0, -45.0, 0.0, 45.0, 90.0), yaw_jitter=3.0,
+        pitch_range=3.0, roll_range=3.0, aligned=False, face_scale=0.30,
+        scale_range=(0.9, 1.1), shift_range=0.04, intensity_range=(0.6, 1.0)),
     # Hard: weak expressions, distractor AUs, pose, clutter, occlusion, light, blur, noise.
     "wild": dict(
-        image_size=(112, 112), channels=3, num_subjects=80, intensity_range=(0.3, 1.0),
-        au_jitter=0.15, idiosyncrasy=0.35, distractor_prob=0.3, distractor_max=0.45,
+        image_size=(160, 125), channels=3, num_subjects=80, variants_per_class=4,
+        intensity_range=(0.35, 1.0),
+        au_jitter=0.15, au_dropout=0.15, idiosyncrasy=0.35, distractor_prob=0.2,
+        distractor_max=0.4,
         identity_variation=1.3, yaw_angles=(0.0,), yaw_jitter=35.0, pitch_range=15.0,
         roll_range=20.0, aligned=False, face_scale=0.25, scale_range=(0.75, 1.2),
         shift_range=0.1, light_range=50.0, ambient_range=(0.3, 0.7), gain_range=(0.55, 1.35),
@@ -234,7 +255,8 @@ _PRESETS: dict[str, dict[str, Any]] = {
         glasses_prob=0.25, fringe_prob=0.25, background_probs=(0.2, 0.3, 0.5)),
     # FERAtt-style: the masked face pasted on gradients and clutter, mild variation.
     "composite": dict(
-        image_size=(128, 128), channels=3, intensity_range=(0.5, 1.0), au_jitter=0.08,
+        image_size=(128, 128), channels=3, variants_per_class=5, intensity_range=(0.5, 1.0),
+        au_jitter=0.08,
         idiosyncrasy=0.2, distractor_prob=0.1, distractor_max=0.3, yaw_jitter=15.0,
         pitch_range=8.0, roll_range=10.0, aligned=False, face_scale=0.26,
         scale_range=(0.85, 1.1), shift_range=0.06, light_range=35.0, ambient_range=(0.4, 0.7),

@@ -7,7 +7,7 @@ into its shading layers and the AU-region map uses the very same strokes.
 
 from __future__ import annotations
 
-import dataclasses
+from typing import NamedTuple
 
 import numpy as np
 
@@ -15,11 +15,10 @@ from ferjax.synth.aus import AU_NAMES
 from ferjax.synth.expression import Expression
 from ferjax.synth.face_model import MIRROR
 
-MIN_INTENSITY = 0.02  # cues of weaker AUs are invisible at 8 bits and are skipped
+MIN_INTENSITY = 0.05  # weaker AUs change < 1 grey level and < 0.3 pixel: not drawn
 
 
-@dataclasses.dataclass(frozen=True)
-class Stroke:
+class Stroke(NamedTuple):
     """One cue: a polyline (or filled polygon) in face-frame (x, y), shading `layer`
     ('dark' or 'light') with `value` (0-255 at intensity 1), `width` in face units."""
 

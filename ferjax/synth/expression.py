@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -24,6 +25,13 @@ class Expression:
         return np.maximum(self.right, self.left).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=16)
+def _allowed_mask(names: tuple[str, ...]) -> np.ndarray:
+    mask = np.array([name in names for name in AU_NAMES])
+    mask.setflags(write=False)
+    return mask
+
+
 def neutral_expression() -> Expression:
     zeros = np.zeros(NUM_AUS)
     return Expression(zeros, zeros.copy())
@@ -34,17 +42,25 @@ def sample_expression(config: SynthConfig, identity: Identity, class_name: str,
     """AU intensities of one example of `class_name` for `identity`.
 
     Class AUs get a shared intensity drawn from config.intensity_range, per-AU jitter and the
-    subject's gain; every subject carries its resting AU activity; each allowed distractor AU
-    appears with config.distractor_prob at up to config.distractor_max. Unilateral classes
-    (contempt) act on one random side only.
+    subject's gain, each missing with config.au_dropout (one always stays); every subject
+    carries its resting AU activity; each allowed distractor AU appears with
+    config.distractor_prob at up to config.distractor_max. Unilateral classes (contempt) act
+    on one random side only.
     """
     level = rng.uniform(*config.intensity_range)
     primary = np.zeros(NUM_AUS)
-    for name in EMOTION_AUS[class_name]:
+    names = EMOTION_AUS[class_name]
+    keep = np.ones(len(names), bool)
+    if config.au_dropout > 0 and names:
+        keep = rng.random(len(names)) >= config.au_dropout
+        if not keep.any():
+            keep[rng.integers(len(names))] = True
+    for name, kept in zip(names, keep):
         k = AU_NAMES.index(name)
-        primary[k] = level * identity.au_gain[k] + config.au_jitter * rng.normal()
+        if kept:
+            primary[k] = max(0.02, level * identity.au_gain[k] + config.au_jitter * rng.normal())
     distract = np.zeros(NUM_AUS)
-    allowed = np.array([name in config.distractor_aus for name in AU_NAMES])
+    allowed = _allowed_mask(config.distractor_aus)
     draws = (rng.random(NUM_AUS) < config.distractor_prob) & allowed & (primary == 0)
     distract[draws] = rng.uniform(0.0, config.distractor_max, int(draws.sum()))
     base = np.clip(identity.au_rest + distract, 0.0, 1.0)

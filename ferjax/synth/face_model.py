@@ -130,7 +130,7 @@ _AU_MOTION: dict[str, dict[int, tuple[float, float, float]]] = {
             20: (0.06, 0.12, 0.02), 21: (0.07, 0.13, 0.03), 37: (0, 0.02, 0), 38: (0, 0.025, 0)},
     "AU5": {37: (0, -0.04, 0), 38: (0, -0.04, 0), 36: (0, -0.006, 0), 40: (0, 0.006, 0),
             41: (0, 0.006, 0)},
-    "AU6": {40: (0, -0.024, 0), 41: (0, -0.026, 0), 36: (0, -0.012, 0), 17: (0, 0.015, 0),
+    "AU6": {40: (0, -0.016, 0), 41: (0, -0.018, 0), 36: (0, -0.01, 0), 17: (0, 0.015, 0),
             18: (0, 0.01, 0), 2: (-0.01, -0.01, 0), 3: (-0.01, -0.015, 0)},
     "AU7": {40: (0, -0.032, 0), 41: (0, -0.032, 0), 37: (0, 0.014, 0), 38: (0, 0.014, 0),
             36: (0.005, -0.005, 0)},
@@ -143,7 +143,7 @@ _AU_MOTION: dict[str, dict[int, tuple[float, float, float]]] = {
              32: (0, -0.01, 0)},
     "AU12": {48: (-0.07, -0.085, -0.02), 60: (-0.06, -0.075, -0.02), 49: (-0.03, -0.035, 0),
              59: (-0.035, -0.05, 0), 61: (-0.02, -0.02, 0), 67: (-0.02, -0.045, 0),
-             58: (-0.01, -0.02, 0), 50: (0, -0.01, 0), 40: (0, -0.008, 0), 41: (0, -0.008, 0),
+             58: (-0.01, -0.02, 0), 50: (0, -0.01, 0), 40: (0, -0.004, 0), 41: (0, -0.004, 0),
              4: (-0.015, -0.01, 0), 5: (-0.01, 0, 0)},
     "AU14": {48: (0.025, -0.012, -0.02), 60: (0.02, -0.012, -0.02), 49: (0.01, 0, 0),
              59: (0.01, 0, 0)},
@@ -238,10 +238,19 @@ class Projection:
         matrix = np.ascontiguousarray(self.scale * self.rot[:2].T)
         object.__setattr__(self, "_matrix", matrix)
         object.__setattr__(self, "_offset", self.centre - self.pivot @ matrix)
+        up, across = -self.rot[:2, 1], self.rot[:2, 0]
+        object.__setattr__(self, "up", up / max(np.hypot(*up), 1e-9))
+        object.__setattr__(self, "across", across / max(np.hypot(*across), 1e-9))
+        object.__setattr__(self, "roll_deg", float(np.degrees(np.arctan2(across[1], across[0]))))
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
         """Image (x, y) of face-frame points (..., 3)."""
         return points @ self._matrix + self._offset
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """(3, 2) map of face-frame displacements to pixel displacements."""
+        return self._matrix
 
     def facing(self, normals: np.ndarray) -> np.ndarray:
         """Camera-facing component of face-frame unit normals (...,3) after rotation."""

@@ -9,49 +9,64 @@ pixel-exact difference image, which would need one extra render per AU.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ferjax.synth import draw
 from ferjax.synth.cues import MIN_INTENSITY, Stroke
 from ferjax.synth.expression import Expression
-from ferjax.synth.face_model import Projection, lift
-from ferjax.synth.identity import Identity
+from ferjax.synth.face_model import Projection
 
 CELL = 4  # pixels per region cell side
 MIN_MOTION_PX = 0.35  # landmark motion below this changes no 8-bit pixel noticeably
 _MARGIN = 0.06  # face units added around moved features
 
 
+@functools.lru_cache(maxsize=4)
+def _membership(groups: tuple[tuple[int, ...], ...]) -> np.ndarray:
+    member = np.zeros((len(groups), 68), bool)
+    for g, members in enumerate(groups):
+        member[g, list(members)] = True
+    member.setflags(write=False)
+    return member
+
+
 def au_region_map(region_shape: tuple[int, int], proj: Projection, shape: np.ndarray,
                   motion: np.ndarray, expression: Expression,
-                  strokes: list[tuple[Stroke, float]], idn: Identity,
+                  strokes: list[tuple[Stroke, float]], stroke_pixels: list[np.ndarray],
                   groups: dict[str, np.ndarray]) -> np.ndarray:
     """uint16 region_shape grid, bit k set where active AU k changed the image.
 
-    shape: deformed (68, 3) landmarks; motion: (NUM_AUS, 68, 3) per-AU displacement.
+    shape: deformed (68, 3) landmarks; motion: (NUM_AUS, 68, 3) per-AU displacement;
+    stroke_pixels: the image points of each cue stroke.
     """
     grid = np.zeros(region_shape, np.uint16)
+    active = np.nonzero(expression.au >= MIN_INTENSITY)[0]
+    if active.size == 0:
+        return grid
     scratch = np.zeros(region_shape, np.uint8)
     after = proj(shape) / CELL
+    shift = motion[active] @ proj.matrix / CELL  # (A, 68, 2) pixel motion of each AU, cells
+    moved_all = np.hypot(shift[..., 0], shift[..., 1]) * CELL > MIN_MOTION_PX
     margin = max(1.0, 2 * _MARGIN * proj.scale / CELL)
-    for k in np.nonzero(expression.au >= MIN_INTENSITY)[0]:
+    member = _membership(tuple(tuple(m.tolist()) for m in groups.values()))  # (G, 68)
+    moved_groups = moved_all[:, None, :] & member[None]  # (A, G, 68)
+    for a, k in enumerate(active):
         scratch[:] = 0
-        before = proj(shape - motion[k]) / CELL
-        moved = np.linalg.norm(after - before, axis=1) * CELL > MIN_MOTION_PX
-        for members in groups.values():
-            chosen = members[moved[members]]
-            if chosen.size:
-                outline = draw.hull(np.concatenate([before[chosen], after[chosen]]))
-                draw.fill(scratch, outline, 255)
-                draw.stroke(scratch, outline, 255, margin, closed=True)
-        for stroke, _ in strokes:
+        for g in np.flatnonzero(moved_groups[a].any(1)):
+            chosen = moved_groups[a, g]
+            outline = draw.hull(np.concatenate([after[chosen] - shift[a, chosen],
+                                                after[chosen]]))
+            draw.fill(scratch, outline, 255)
+            draw.stroke(scratch, outline, 255, margin, closed=True)
+        for (stroke, _), pts in zip(strokes, stroke_pixels):
             if stroke.au != k:
                 continue
-            pts = proj(lift(idn, stroke.points, 0.02 + stroke.dz)) / CELL
             if stroke.filled:
-                draw.fill(scratch, pts, 255)
+                draw.fill(scratch, pts / CELL, 255)
             else:
-                draw.stroke(scratch, pts, 255, stroke.width * proj.scale / CELL + margin)
+                draw.stroke(scratch, pts / CELL, 255, stroke.width * proj.scale / CELL + margin)
         grid |= (scratch > 0).astype(np.uint16) << np.uint16(k)
     return grid
 

@@ -55,7 +55,8 @@ def sample_scene(config: SynthConfig, neutral: np.ndarray, rng: np.random.Genera
 
     neutral: the subject's neutral (68, 3) shape, used to align the eyes in aligned configs.
     """
-    yaw = float(rng.choice(config.yaw_angles)) + config.yaw_jitter * rng.uniform(-1, 1)
+    yaw = (float(config.yaw_angles[rng.integers(len(config.yaw_angles))])
+           + config.yaw_jitter * rng.uniform(-1, 1))
     yaw = float(np.clip(yaw, -90.0, 90.0))
     pitch = config.pitch_range * rng.uniform(-1, 1)
     roll = config.roll_range * rng.uniform(-1, 1)
@@ -74,4 +75,14 @@ def sample_scene(config: SynthConfig, neutral: np.ndarray, rng: np.random.Genera
         gain=float(rng.uniform(*config.gain_range)), blur_sigma=float(blur),
         noise_std=float(rng.uniform(*config.noise_std_range)), glasses=glasses,
         fringe=bool(rng.random() < config.fringe_prob),
-        background=str(rng.choice(BACKGROUND_KINDS, p=config.background_probs)))
+        background=_pick(BACKGROUND_KINDS, config.background_probs, rng.random()))
+
+
+def _pick(options, probabilities, u: float):
+    """The option whose cumulative-probability bin holds u in [0, 1)."""
+    total = 0.0
+    for option, p in zip(options, probabilities):
+        total += p
+        if u < total:
+            return option
+    return options[-1]

@@ -235,7 +235,8 @@ def train_and_evaluate(config, workdir: str | Path) -> dict:
                     result = evaluate(state, data, eval_fn, mesh, config.eval.batch_size)
                     writer.write(done, "eval", _scalars(result))
                     if is_main:
-                        print(f"eval at step {done}: accuracy {result['accuracy']:.4f}", flush=True)
+                        print(f"eval at step {done}: accuracy {result['accuracy']:.4f}",
+                              flush=True)
                 preempted = (manager.reached_preemption(done) if jax.process_count() > 1
                              else term.received)
                 if preempted or manager.should_save(done) or last:
@@ -243,7 +244,6 @@ def train_and_evaluate(config, workdir: str | Path) -> dict:
                     checkpoint.save(manager, done, state, train_iter, force=True)
                 if preempted:
                     break
-        manager.wait_until_finished()
     finally:
         manager.wait_until_finished()
 
