@@ -10,7 +10,7 @@ The paper's experiment (AffectNet, 224×224, full Table 1 widths, batch 50, 40 e
 Smoke run (seconds):                                     ...emotional_dan.py:runlocal
 Arguments (comma-separated): data=wild|front|pose|<real builder>, classes=7|3|8, stages=2,
 loss=joint|code|emotion, steps=300 (per phase), fine_tune=0 (steps of a last all-stage phase),
-batch=32, size=112 (square centre crop; FERSynth wild is 112×112), width=8 (base channels;
+batch=32, size=0 (square input side; 0 = FERSynth's 144×112 centre crop or 224 for real data), width=8 (base channels;
 Table 1 = 64), fc=64 (fc1 units; Table 1 = 256), paper, cross (after training, test on the
 datasets of config.cross_dataset: workdir/cross_dataset.md in the paper's Table 2/3 layout; the
 test builders must store images at least `size` pixels wide), runlocal.
@@ -32,25 +32,31 @@ DEFAULTS = {
     "steps": 300,           # steps per phase
     "fine_tune": 0,         # steps of an extra phase that trains all stages together
     "batch": 32,
-    "size": 112,            # model input side: a square centre crop of the stored images
+    "size": 0,              # square model input side; 0: FERSynth 144×112 crops, real data 224
     "width": 8,
     "fc": 64,
     "paper": False,
     "cross": False,         # cross-dataset test after training (paper Tables 2, 3)
     "runlocal": False,
 }
-# Test sets of the cross-dataset evaluation: overrides of config.data. The paper trains on
-# AffectNet and tests on CK+, JAFFE and ISED (every labelled image); on FERSynth the other
-# regimes' test splits play that part.
-CROSS_DATASET = {
-    "affectnet": {"CK+": {"name": "ckplus", "config": "", "eval_split": "train"},
-                  "JAFFE": {"name": "jaffe", "config": "", "eval_split": "train"},
-                  "ISED": {"name": "ised", "config": "", "eval_split": "train"}},
-    "fersynth": {f"FERSynth {v}": {"name": "fersynth", "config": v, "eval_split": "test"}
-                 for v in ("front", "pose", "wild")},
-}
+# Cross-dataset test sets (paper Tables 2, 3): trained on AffectNet, tested on every labelled
+# image of CK+, JAFFE and ISED; on FERSynth the other regimes' test splits play that part.
+CROSS_DATASET = {"affectnet": {"CK+": "ckplus", "JAFFE": "jaffe", "ISED": "ised"},
+                 "fersynth": {f"FERSynth {v}": v for v in ("front", "pose", "wild")}}
 LABEL_SPACES = {3: "three", 7: "seven", 8: "canonical8"}
 FERSYNTH_VARIANTS = ("front", "pose", "wild")
+FERSYNTH_CROP = (144, 112)  # fits the 160×125 FERSynth frames; multiples of 16 (four pools)
+
+
+def _test_set(train_data: str, target: str, size: int) -> dict:
+    """config.data overrides that make `target` the (whole) evaluation set."""
+    if train_data == "fersynth":
+        return {"name": "fersynth", "config": target, "eval_split": "test",
+                "train_split": "train", "fold": -1}
+    data, protocol = pieces.real_data(target, image_size=size)
+    split = data.cv_split if protocol == "kfold" else data.eval_split
+    return {"name": target, "config": data.config, "builder_kwargs": data.builder_kwargs.to_dict(),
+            "train_split": split, "eval_split": split, "fold": -1}
 
 
 def _losses(kind: str) -> dict:
@@ -71,8 +77,9 @@ def get_config(arg=None):
         raise ValueError(f"config argument stages={a.stages}; expected at least 1")
     if a.paper:
         a.update({"size": 224, "width": 64, "fc": 256, "batch": 50, "steps": 0})
-    if a.size % 16:
-        raise ValueError(f"config argument size={a.size}; must be a multiple of 16")
+    if a.size % 16 or a.size < 0:
+        raise ValueError(f"config argument size={a.size}; must be 0 (dataset default) or a "
+                         f"multiple of 16")
     c = pieces.base()
     c.protocol = "stagewise"
     c.model = {"name": "emotional_dan", "num_stages": a.stages, "base_channels": a.width,
@@ -81,12 +88,14 @@ def get_config(arg=None):
     c.losses = _losses(a.loss)
 
     if a.data in FERSYNTH_VARIANTS:
-        c.data = pieces.fersynth_data(a.data)  # centre-cropped to size × size
+        c.data = pieces.fersynth_data(a.data)  # centre-cropped, see crop_size below
+        c.data.crop_size = (a.size, a.size) if a.size else FERSYNTH_CROP
     else:
-        c.data = pieces.real_data(a.data)
+        c.data, protocol = pieces.real_data(a.data, image_size=a.size or 224)
+        if protocol == "kfold":
+            c.data.fold = 0  # one held-out fold: stage-wise training is a single holdout run
     c.data.label_space = LABEL_SPACES[a.classes]
     c.data.channels = 1  # Table 1: 224×224×1, grey images
-    c.data.crop_size = (a.size, a.size)
     c.data.extra_keys = ("landmarks",)
     # The authors' augmentation: brightness ±0.3, contrast 0.2–1.8, no flips or crops; the
     # pipeline applies it to training batches only.
@@ -114,7 +123,8 @@ def get_config(arg=None):
                                       "grad_clip_norm": 0.0},
                         "schedule": {"kind": "constant", "lr": 1e-3}},
     }
-    sets = CROSS_DATASET.get(c.data.name, {}) if a.cross else {}
+    sets = {column: _test_set(c.data.name, target, a.size or 224)
+            for column, target in CROSS_DATASET.get(c.data.name, {}).items()} if a.cross else {}
     # ConfigDict sorts its keys; "columns" keeps the paper's column order.
     c.cross_dataset = {"columns": tuple(sets), "sets": sets}
     c.report = {"gradcam_layers": ("conv4a", "conv4b"), "frontal_epsilon": 0.05,

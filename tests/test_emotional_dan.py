@@ -43,6 +43,9 @@ def test_outputs_have_the_contract_shapes(tiny):
     assert out["stage_landmarks"].shape == (2, 4, 68, 2)
     assert out["stage_logits"].shape == (2, 4, 3)
     np.testing.assert_array_equal(out["landmarks"], out["stage_landmarks"][-1])
+    # A new refining stage starts as the identity: its ΔS head is zero-initialised.
+    np.testing.assert_allclose(out["stage_landmarks"][1], out["stage_landmarks"][0], atol=1e-3)
+    assert float(jnp.abs(out["stage_landmarks"][0] - _mean_shape(SIZE)).max()) > 0.01
     assert set(variables) == {"params", "batch_stats"}
     assert set(variables["params"]) == {"stage_1", "stage_2"}
 

@@ -50,6 +50,7 @@ def test_config_arguments_select_label_space_stages_and_losses():
     assert c.data.label_space == "seven" and c.model.num_stages == 2
     assert c.losses.to_dict() == {"landmark_nme": {"weight": 0.4}, "emotion_ce": {"weight": 0.6}}
     assert c.data.extra_keys == ("landmarks",) and not c.data.augment.flip
+    assert c.data.crop_size == (144, 112)
     code = dan_config.get_config("classes=3,stages=3,loss=code")
     assert code.data.label_space == "three" and code.model.num_stages == 3
     assert code.losses.landmark_nme.weight == code.losses.emotion_ce.weight == 0.5
@@ -61,6 +62,7 @@ def test_config_arguments_select_label_space_stages_and_losses():
     assert paper.train.schedule.half_cycle == 10_000 and paper.stagewise.stage_steps == 0
     assert dan_config.get_config("size=64").data.crop_size == (64, 64)
     for bad, message in [("classes=6", "classes"), ("loss=sum", "loss"), ("size=100", "size"),
+                         ("size=-16", "size"),
                          ("stages=0", "stages")]:
         with pytest.raises(ValueError, match=message):
             dan_config.get_config(bad)
@@ -133,5 +135,7 @@ def test_cross_argument_names_the_papers_test_sets():
     paper = dan_config.get_config("data=affectnet,paper,cross")
     assert paper.cross_dataset.columns == ("CK+", "JAFFE", "ISED")
     assert paper.cross_dataset.sets["CK+"].name == "ckplus"
+    assert paper.cross_dataset.sets["CK+"].builder_kwargs.image_size == 224
+    assert paper.cross_dataset.sets["CK+"].eval_split == paper.cross_dataset.sets["CK+"].train_split
     synth = dan_config.get_config("cross").cross_dataset
     assert [synth.sets[c].config for c in synth.columns] == ["front", "pose", "wild"]

@@ -20,6 +20,9 @@ Choices where the paper is silent or the authors' code differs (docs/decisions.m
   * The feature-image dense layer (fc1 → (H/2)·(W/2), ReLU, bilinear ×2) belongs to the stage
     that consumes it, so training stage t trains it and freezing stage t freezes it.
   * The heatmap is drawn in a 16×16 patch per landmark as DAN's code (`heatmap_patch`).
+  * fc2_landmark of stages ≥ 2 starts at zero, so a newly added stage starts as the identity
+    refinement S_t = S_{t−1} and cannot start worse than the stage before it; the paper is
+    silent; `zero_init_refinement=False` gives the ordinary LeCun-normal initialisation).
 
 Stage-wise training: `active_stages` is how many stages run (the later ones are still created at
 init so the variable tree is the same in every phase); stages with index < `frozen_stages` run in
@@ -85,6 +88,7 @@ class DANStage(nn.Module):
     bn_momentum: float = 0.99
     bn_epsilon: float = 1e-3
     input_bn: bool = False
+    zero_init_delta: bool = False
 
     def _bn(self, name, train):
         return nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
@@ -117,7 +121,10 @@ class DANStage(nn.Module):
         fc1 = nn.relu(nn.Dense(self.fc_units, name="fc1")(x))
         if self.bn_order != "none":
             fc1 = self._bn("fc1_bn", train)(fc1)
-        delta = nn.Dense(NUM_LANDMARKS * 2, name="fc2_landmark")(fc1)
+        # A refining stage starts as the identity (ΔS = 0, so S_t = S_{t-1}) when zero-initialised.
+        delta = nn.Dense(NUM_LANDMARKS * 2, name="fc2_landmark",
+                         kernel_init=nn.initializers.zeros if self.zero_init_delta
+                         else nn.initializers.lecun_normal())(fc1)
         logits = nn.Dense(self.num_classes, name="fc2_emotion")(fc1)
         return fc1, delta.reshape(-1, NUM_LANDMARKS, 2), logits
 
@@ -150,6 +157,7 @@ class EmotionalDAN(nn.Module):
     bn_epsilon: float = 1e-3
     stage_input_bn: bool = True
     heatmap_patch: int = 16
+    zero_init_refinement: bool = True
 
     def _stage(self, index: int) -> DANStage:
         return DANStage(num_classes=self.num_classes, base_channels=self.base_channels,
@@ -157,6 +165,7 @@ class EmotionalDAN(nn.Module):
                         dropout_placement=self.dropout_placement, bn_order=self.bn_order,
                         bn_momentum=self.bn_momentum, bn_epsilon=self.bn_epsilon,
                         input_bn=self.stage_input_bn and index > 0,
+                        zero_init_delta=self.zero_init_refinement and index > 0,
                         name=f"stage_{index + 1}")
 
     @nn.compact
@@ -205,7 +214,7 @@ def emotional_dan_from_config(model_config: Mapping[str, Any],
 
     config.model fields (all optional but name): num_stages, active_stages, frozen_stages,
     base_channels, fc_units, dropout_rate, dropout_placement, bn_order, bn_momentum,
-    bn_epsilon, stage_input_bn, heatmap_patch.
+    bn_epsilon, stage_input_bn, heatmap_patch, zero_init_refinement.
     """
     cfg = dict(model_config)
     cfg.pop("name", None)
