@@ -21,19 +21,28 @@ def _save(figure: Figure, path: str) -> str:
 
 
 def plot_ced(errors_by_model: Mapping[str, np.ndarray], path: str,
-             threshold: float = DEFAULT_THRESHOLD,
-             normalisation: str = "inter-pupil") -> str:
-    """Cumulative error distribution of per-image NMEs, one curve per model; AUC in the legend."""
+             threshold: float = DEFAULT_THRESHOLD, normalisation: str = "inter-pupil",
+             x_max: float | None = None) -> str:
+    """Cumulative error distribution of per-image NMEs, one curve per model; AUC in the legend.
+
+    The x axis runs to `x_max` (default: the threshold, or further when more than 5 % of the
+    errors exceed it, so that weak models still show a curve); a dashed line marks the
+    threshold the AUC and failure rate use.
+    """
     if not errors_by_model:
         raise ValueError("plot_ced needs at least one model's errors")
+    if x_max is None:
+        pooled = np.concatenate([np.ravel(e) for e in errors_by_model.values()])
+        x_max = max(threshold, float(np.quantile(pooled, 0.95)))
     figure = Figure(figsize=(5, 4))
     axes = figure.add_subplot()
     for name, errors in errors_by_model.items():
-        x, fraction = cumulative_error_distribution(errors, threshold)
+        x, fraction = cumulative_error_distribution(errors, x_max)
         axes.plot(x, fraction, label=f"{name} (AUC@{threshold:g} = {auc(errors, threshold):.3f})")
+    axes.axvline(threshold, color="grey", linestyle="--", linewidth=1)
     axes.set_xlabel(f"NME ({normalisation} normalised)")
     axes.set_ylabel("fraction of images")
-    axes.set_xlim(0, threshold)
+    axes.set_xlim(0, x_max)
     axes.set_ylim(0, 1)
     axes.grid(alpha=0.3)
     axes.legend(loc="lower right", fontsize="small")
