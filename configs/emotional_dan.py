@@ -10,8 +10,9 @@ The paper's experiment (AffectNet, 224×224, full Table 1 widths, batch 50, 40 e
 Smoke run (seconds):                                     ...emotional_dan.py:runlocal
 Arguments (comma-separated): data=wild|front|pose|<real builder>, classes=7|3|8, stages=2,
 loss=joint|code|emotion, steps=300 (per phase), fine_tune=0 (steps of a last all-stage phase),
-batch=32, size=0 (square input side; 0 = FERSynth's 144×112 centre crop or 224 for real data), width=8 (base channels;
-Table 1 = 64), fc=64 (fc1 units; Table 1 = 256), paper, cross (after training, test on the
+batch=32, size=0 (square input side; 0 = FERSynth's 144×112 centre crop, or 224 for real
+data), width=8 (base channels; Table 1 = 64), fc=64 (fc1 units; Table 1 = 256),
+stage_opt=sgd_clr|adam (optimiser of stages ≥ 2), paper, cross (after training, test on the
 datasets of config.cross_dataset: workdir/cross_dataset.md in the paper's Table 2/3 layout; the
 test builders must store images at least `size` pixels wide), runlocal.
 
@@ -37,6 +38,7 @@ DEFAULTS = {
     "fc": 64,
     "paper": False,
     "cross": False,         # cross-dataset test after training (paper Tables 2, 3)
+    "stage_opt": "sgd_clr",  # stages ≥ 2: sgd_clr (the code) | adam (constant 1e-3)
     "runlocal": False,
 }
 # Cross-dataset test sets (paper Tables 2, 3): trained on AffectNet, tested on every labelled
@@ -108,10 +110,19 @@ def get_config(arg=None):
     c.train.checkpoint_every = 200
     c.train.trainable = ""
     c.train.init_from = ""
-    c.train.optimizer = {"name": "sgd", "momentum": 0.0, "grad_clip_norm": 0.0}
-    half_cycle = 10_000 if a.steps <= 0 else max(1, a.steps // 2)
-    c.train.schedule = {"kind": "triangular", "low": 1e-4, "high": 0.05,
-                        "half_cycle": half_cycle}
+    if a.stage_opt == "sgd_clr":
+        c.train.optimizer = {"name": "sgd", "momentum": 0.0, "grad_clip_norm": 0.0}
+        half_cycle = 10_000 if a.steps <= 0 else max(1, a.steps // 2)
+        c.train.schedule = {"kind": "triangular", "low": 1e-4, "high": 0.05,
+                            "half_cycle": half_cycle}
+    elif a.stage_opt == "adam":
+        # Plain SGD moves pixel-unit landmark deltas by lr·∂NME/∂ΔS ~ lr/(68·d) per step, far too
+        # little in a few hundred steps; Adam's per-parameter scaling does not care.
+        c.train.optimizer = {"name": "adam", "b1": 0.9, "b2": 0.999, "eps": 1e-8,
+                             "grad_clip_norm": 0.0}
+        c.train.schedule = {"kind": "constant", "lr": 1e-3}
+    else:
+        raise ValueError(f"config argument stage_opt={a.stage_opt!r}; expected sgd_clr or adam")
     first_losses = {"emotion_ce": {"weight": 1.0}} if a.loss == "emotion" else {
         "landmark_nme": {"weight": 1.0}}
     c.stagewise = {
@@ -131,7 +142,8 @@ def get_config(arg=None):
                 "window": 3, "max_examples": 512}
     if a.runlocal:
         c.stagewise.first_stage_steps = c.stagewise.stage_steps = 3
-        c.train.schedule.half_cycle = 2
+        if a.stage_opt == "sgd_clr":
+            c.train.schedule.half_cycle = 2
         c.train.batch_size = 8
         c.train.log_every = 1
         c.train.checkpoint_every = 3

@@ -61,8 +61,11 @@ def test_config_arguments_select_label_space_stages_and_losses():
     assert paper.data.crop_size == (224, 224) and paper.model.base_channels == 64
     assert paper.train.schedule.half_cycle == 10_000 and paper.stagewise.stage_steps == 0
     assert dan_config.get_config("size=64").data.crop_size == (64, 64)
+    adam = dan_config.get_config("stage_opt=adam").train
+    assert adam.optimizer.name == "adam" and adam.schedule.to_dict() == {"kind": "constant",
+                                                                         "lr": 1e-3}
     for bad, message in [("classes=6", "classes"), ("loss=sum", "loss"), ("size=100", "size"),
-                         ("size=-16", "size"),
+                         ("size=-16", "size"), ("stage_opt=rmsprop", "stage_opt"),
                          ("stages=0", "stages")]:
         with pytest.raises(ValueError, match=message):
             dan_config.get_config(bad)
