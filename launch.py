@@ -57,6 +57,9 @@ def main(argv):
     if config.protocol == "kfold":
         from ferjax.evaluation import crossval
         crossval.run(config, workdir)
+    elif config.protocol == "stagewise":
+        from ferjax.train import stagewise
+        stagewise.run(config, workdir)
     else:
         from ferjax.train import loop
         loop.train_and_evaluate(config, workdir)

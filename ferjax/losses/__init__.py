@@ -16,6 +16,7 @@ import jax.numpy as jnp
 # name -> "module:function". Each function takes (outputs, batch, **options) -> scalar.
 _REGISTRY: dict[str, str] = {
     "emotion_ce": "ferjax.losses.classification:emotion_cross_entropy",
+    "landmark_nme": "ferjax.losses.landmarks:landmark_nme",
 }
 
 

@@ -40,3 +40,21 @@ def restore_latest(manager: ocp.CheckpointManager, state, iterator):
     restored = manager.restore(step, args=ocp.args.Composite(
         state=ocp.args.StandardRestore(state), data=grain.checkpoint.CheckpointRestore(iterator)))
     return restored.state, int(step)
+
+
+def restore_variables(workdir: str | Path) -> dict:
+    """{"params", "batch_stats"} of the newest checkpoint of another run's workdir.
+
+    Only the model's variables: the optimiser state, step and input iterator of that run are not
+    read, so a run with another optimiser (a later stage of stage-wise training) can start from
+    them. Raises FileNotFoundError naming the directory when it has no checkpoint.
+    """
+    directory = Path(workdir).resolve() / "checkpoints"
+    manager = ocp.CheckpointManager(directory)
+    step = manager.latest_step()
+    if step is None:
+        raise FileNotFoundError(f"config.train.init_from: no checkpoint in {directory}")
+    restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+    manager.close()
+    return {"params": restored.state["params"],
+            "batch_stats": restored.state.get("batch_stats", {}) or {}}

@@ -162,6 +162,9 @@ def train_and_evaluate(config, workdir: str | Path) -> dict:
     init_rng, step_rng = jax.random.split(rng)
     variables = state_lib.init_variables(model, init_rng, data.info["image_shape"])
     state = state_lib.create_train_state(model, variables, tx, train_cfg.get("trainable", ""))
+    if train_cfg.get("init_from", ""):
+        # Start from another run's weights (a resumable checkpoint below still takes priority).
+        state = state_lib.warm_start(state, checkpoint.restore_variables(train_cfg.init_from))
     if is_main:
         logging.info("parameters:\n%s", state_lib.parameter_overview(state.params))
         print(state_lib.parameter_overview(state.params), flush=True)

@@ -22,8 +22,10 @@ class TrainState(train_state.TrainState):
 def init_variables(model, rng: jax.Array, image_shape: tuple[int, ...]) -> dict:
     """Initialises the model on a (1, H, W, C) zero batch; returns all variable collections."""
     params_rng, dropout_rng = jax.random.split(rng)
-    return model.init({"params": params_rng, "dropout": dropout_rng},
-                      jnp.zeros((1, *image_shape), jnp.float32), train=False)
+    # Jitted: an eager init dispatches every op separately, which is slow for deep models.
+    init = jax.jit(lambda rngs, x: model.init(rngs, x, train=False))
+    return init({"params": params_rng, "dropout": dropout_rng},
+                jnp.zeros((1, *image_shape), jnp.float32))
 
 
 def trainable_mask(params, pattern: str):
@@ -47,6 +49,31 @@ def create_train_state(model, variables: dict, tx: optax.GradientTransformation,
         tx = optax.multi_transform({True: tx, False: optax.set_to_zero()}, mask)
     return TrainState.create(apply_fn=model.apply, params=params, tx=tx,
                              batch_stats=variables.get("batch_stats", {}))
+
+
+def warm_start(state: TrainState, variables: dict) -> TrainState:
+    """`state` with params and batch_stats taken from `variables` (same tree and shapes).
+
+    Raises ValueError naming the first parameter whose path or shape differs.
+    """
+    def take(path, current, stored):
+        if np.shape(stored) != np.shape(current):
+            raise ValueError(f"config.train.init_from: {jax.tree_util.keystr(path)} has shape "
+                             f"{np.shape(stored)} in the checkpoint, {np.shape(current)} here")
+        return jnp.asarray(stored, current.dtype)
+
+    def merge(current, stored, collection):
+        try:
+            return jax.tree_util.tree_map_with_path(take, current, stored)
+        except ValueError as error:
+            if "init_from" in str(error):
+                raise
+            raise ValueError(f"config.train.init_from: the checkpoint's {collection} tree differs "
+                             f"from this model's ({error})") from None
+
+    return state.replace(params=merge(state.params, variables["params"], "params"),
+                         batch_stats=merge(state.batch_stats, variables["batch_stats"],
+                                           "batch_stats"))
 
 
 def parameter_overview(params) -> str:

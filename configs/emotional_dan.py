@@ -1,0 +1,153 @@
+"""EmotionalDAN (Tautkutė & Trzcinski): multi-stage DAN with an emotion head, trained stage-wise.
+
+Run (default: FERSynth `wild`, 7 classes, 2 stages, a CPU-sized network and short schedule):
+  python launch.py --config=configs/emotional_dan.py
+3 classes (surprise dropped), one stage, the authors' code's 0.5/0.5 loss weights:
+  python launch.py --config=configs/emotional_dan.py:classes=3,stages=1,loss=code
+Emotion-only baseline (no landmark term in any stage):   ...emotional_dan.py:loss=emotion
+The paper's experiment (AffectNet, 224×224, full Table 1 widths, batch 50, 40 epochs/stage):
+  python launch.py --config=configs/emotional_dan.py:data=affectnet,paper
+Smoke run (seconds):                                     ...emotional_dan.py:runlocal
+Arguments (comma-separated): data=wild|front|pose|<real builder>, classes=7|3|8, stages=2,
+loss=joint|code|emotion, steps=300 (per phase), fine_tune=0 (steps of a last all-stage phase),
+batch=32, size=0 (square input side; 0 = FERSynth's 144×112 centre crop, or 224 for real
+data), width=8 (base channels; Table 1 = 64), fc=64 (fc1 units; Table 1 = 256),
+stage_opt=sgd_clr|adam (optimiser of stages ≥ 2), paper, cross (after training, test on the
+datasets of config.cross_dataset: workdir/cross_dataset.md in the paper's Table 2/3 layout; the
+test builders must store images at least `size` pixels wide), runlocal.
+
+Phases (ferjax/train/stagewise.py), each in workdir/<phase>: stage_1 on the landmark NME with
+Adam 1e-3; stage_t (t ≥ 2) with earlier stages frozen on α·NME + β·CE (α = 0.4, β = 0.6) with
+SGD and the triangular cyclical LR 1e-4..0.05 (half cycle 10k steps in the paper, half a phase
+here); workdir/stagewise.json and workdir/dan_report.json collect the results.
+Expected on a 2-core CPU: see docs/performance.md (measured there, not promised here).
+"""
+
+from configs import pieces
+
+DEFAULTS = {
+    "data": "wild",
+    "classes": 7,
+    "stages": 2,
+    "loss": "joint",        # joint (paper 0.4/0.6) | code (0.5/0.5) | emotion (CE only)
+    "steps": 300,           # steps per phase
+    "fine_tune": 0,         # steps of an extra phase that trains all stages together
+    "batch": 32,
+    "size": 0,              # square model input side; 0: FERSynth 144×112 crops, real data 224
+    "width": 8,
+    "fc": 64,
+    "paper": False,
+    "cross": False,         # cross-dataset test after training (paper Tables 2, 3)
+    "stage_opt": "sgd_clr",  # stages ≥ 2: sgd_clr (the code) | adam (constant 1e-3)
+    "runlocal": False,
+}
+# Cross-dataset test sets (paper Tables 2, 3): trained on AffectNet, tested on every labelled
+# image of CK+, JAFFE and ISED; on FERSynth the other regimes' test splits play that part.
+CROSS_DATASET = {"affectnet": {"CK+": "ckplus", "JAFFE": "jaffe", "ISED": "ised"},
+                 "fersynth": {f"FERSynth {v}": v for v in ("front", "pose", "wild")}}
+LABEL_SPACES = {3: "three", 7: "seven", 8: "canonical8"}
+FERSYNTH_VARIANTS = ("front", "pose", "wild")
+FERSYNTH_CROP = (144, 112)  # fits the 160×125 FERSynth frames; multiples of 16 (four pools)
+
+
+def _test_set(train_data: str, target: str, size: int) -> dict:
+    """config.data overrides that make `target` the (whole) evaluation set."""
+    if train_data == "fersynth":
+        return {"name": "fersynth", "config": target, "eval_split": "test",
+                "train_split": "train", "fold": -1}
+    data, protocol = pieces.real_data(target, image_size=size)
+    split = data.cv_split if protocol == "kfold" else data.eval_split
+    return {"name": target, "config": data.config, "builder_kwargs": data.builder_kwargs.to_dict(),
+            "train_split": split, "eval_split": split, "fold": -1}
+
+
+def _losses(kind: str) -> dict:
+    if kind == "joint":
+        return {"landmark_nme": {"weight": 0.4}, "emotion_ce": {"weight": 0.6}}
+    if kind == "code":
+        return {"landmark_nme": {"weight": 0.5}, "emotion_ce": {"weight": 0.5}}
+    if kind == "emotion":
+        return {"emotion_ce": {"weight": 1.0}}
+    raise ValueError(f"config argument loss={kind!r}; expected joint, code or emotion")
+
+
+def get_config(arg=None):
+    a = pieces.parse_arg(arg, DEFAULTS)
+    if a.classes not in LABEL_SPACES:
+        raise ValueError(f"config argument classes={a.classes}; expected 3, 7 or 8")
+    if a.stages < 1:
+        raise ValueError(f"config argument stages={a.stages}; expected at least 1")
+    if a.paper:
+        a.update({"size": 224, "width": 64, "fc": 256, "batch": 50, "steps": 0})
+    if a.size % 16 or a.size < 0:
+        raise ValueError(f"config argument size={a.size}; must be 0 (dataset default) or a "
+                         f"multiple of 16")
+    c = pieces.base()
+    c.protocol = "stagewise"
+    c.model = {"name": "emotional_dan", "num_stages": a.stages, "base_channels": a.width,
+               "fc_units": a.fc, "dropout_rate": 0.5, "dropout_placement": "fc1",
+               "bn_order": "relu_bn", "active_stages": a.stages, "frozen_stages": 0}
+    c.losses = _losses(a.loss)
+
+    if a.data in FERSYNTH_VARIANTS:
+        c.data = pieces.fersynth_data(a.data)  # centre-cropped, see crop_size below
+        c.data.crop_size = (a.size, a.size) if a.size else FERSYNTH_CROP
+    else:
+        c.data, protocol = pieces.real_data(a.data, image_size=a.size or 224)
+        if protocol == "kfold":
+            c.data.fold = 0  # one held-out fold: stage-wise training is a single holdout run
+    c.data.label_space = LABEL_SPACES[a.classes]
+    c.data.channels = 1  # Table 1: 224×224×1, grey images
+    c.data.extra_keys = ("landmarks",)
+    # The authors' augmentation: brightness ±0.3, contrast 0.2–1.8, no flips or crops; the
+    # pipeline applies it to training batches only.
+    c.data.augment = {"random_crop": False, "flip": False, "brightness": 0.3,
+                      "contrast": (0.2, 1.8)}
+
+    c.train.batch_size = a.batch
+    c.train.num_epochs = 40.0
+    c.train.log_every = 50
+    c.train.checkpoint_every = 200
+    c.train.trainable = ""
+    c.train.init_from = ""
+    if a.stage_opt == "sgd_clr":
+        c.train.optimizer = {"name": "sgd", "momentum": 0.0, "grad_clip_norm": 0.0}
+        half_cycle = 10_000 if a.steps <= 0 else max(1, a.steps // 2)
+        c.train.schedule = {"kind": "triangular", "low": 1e-4, "high": 0.05,
+                            "half_cycle": half_cycle}
+    elif a.stage_opt == "adam":
+        # Plain SGD moves pixel-unit landmark deltas by lr·∂NME/∂ΔS ~ lr/(68·d) per step, far too
+        # little in a few hundred steps; Adam's per-parameter scaling does not care.
+        c.train.optimizer = {"name": "adam", "b1": 0.9, "b2": 0.999, "eps": 1e-8,
+                             "grad_clip_norm": 0.0}
+        c.train.schedule = {"kind": "constant", "lr": 1e-3}
+    else:
+        raise ValueError(f"config argument stage_opt={a.stage_opt!r}; expected sgd_clr or adam")
+    first_losses = {"emotion_ce": {"weight": 1.0}} if a.loss == "emotion" else {
+        "landmark_nme": {"weight": 1.0}}
+    c.stagewise = {
+        "first_stage_steps": a.steps,
+        "stage_steps": a.steps,
+        "fine_tune_steps": a.fine_tune,
+        "first_stage": {"losses": first_losses,
+                        "optimizer": {"name": "adam", "b1": 0.9, "b2": 0.999, "eps": 1e-8,
+                                      "grad_clip_norm": 0.0},
+                        "schedule": {"kind": "constant", "lr": 1e-3}},
+    }
+    sets = {column: _test_set(c.data.name, target, a.size or 224)
+            for column, target in CROSS_DATASET.get(c.data.name, {}).items()} if a.cross else {}
+    # ConfigDict sorts its keys; "columns" keeps the paper's column order.
+    c.cross_dataset = {"columns": tuple(sets), "sets": sets}
+    c.report = {"gradcam_layers": ("conv4a", "conv4b"), "frontal_epsilon": 0.05,
+                "window": 3, "max_examples": 512}
+    if a.runlocal:
+        c.stagewise.first_stage_steps = c.stagewise.stage_steps = 3
+        if a.stage_opt == "sgd_clr":
+            c.train.schedule.half_cycle = 2
+        c.train.batch_size = 8
+        c.train.log_every = 1
+        c.train.checkpoint_every = 3
+        c.eval.batch_size = 16
+        c.data.stats_examples = 64
+        c.report.max_examples = 32
+    return c

@@ -1,0 +1,144 @@
+"""DAN connection layers: transform estimation, warp, heatmap, feature image, shape update."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.ndimage
+
+from ferjax.models import dan_layers
+
+
+def _similarity(angle, scale, shift):
+    a, b = scale * np.cos(angle), scale * np.sin(angle)
+    return np.array([[a, b], [-b, a]]), np.asarray(shift, np.float64)
+
+
+def test_estimate_recovers_known_similarity_transform():
+    rng = np.random.default_rng(0)
+    src = rng.uniform(0, 50, size=(2, 68, 2))
+    transforms = [_similarity(0.3, 1.7, (5.0, -3.0)), _similarity(-2.0, 0.6, (-10.0, 4.0))]
+    dst = np.stack([s @ A + t for s, (A, t) in zip(src, transforms)])
+    A, t = dan_layers.estimate_similarity_transform(jnp.asarray(src, jnp.float32),
+                                                    jnp.asarray(dst, jnp.float32))
+    np.testing.assert_allclose(A, np.stack([A for A, _ in transforms]), atol=1e-4)
+    np.testing.assert_allclose(t, np.stack([t for _, t in transforms]), atol=1e-3)
+
+
+def test_estimate_is_least_squares_against_a_shared_destination():
+    # One shared (N, 2) destination broadcasts over the batch; a noisy source gives the
+    # normal-equation solution of the 4-parameter linear least-squares problem.
+    rng = np.random.default_rng(1)
+    dst = rng.uniform(0, 30, size=(68, 2))
+    src = dst @ _similarity(0.2, 1.3, (1, 2))[0] + rng.normal(0, 0.5, size=(68, 2))
+    A, t = dan_layers.estimate_similarity_transform(jnp.asarray(src[None], jnp.float32),
+                                                    jnp.asarray(dst, jnp.float32))
+    # Unknowns (a, b, tx, ty): x' = a·x − b·y + tx, y' = b·x + a·y + ty.
+    rows_x = np.stack([src[:, 0], -src[:, 1], np.ones(68), np.zeros(68)], -1)
+    rows_y = np.stack([src[:, 1], src[:, 0], np.zeros(68), np.ones(68)], -1)
+    a, b, tx, ty = np.linalg.lstsq(np.concatenate([rows_x, rows_y]),
+                                   np.concatenate([dst[:, 0], dst[:, 1]]), rcond=None)[0]
+    np.testing.assert_allclose(A[0], [[a, b], [-b, a]], atol=1e-4)
+    np.testing.assert_allclose(t[0], [tx, ty], atol=1e-3)
+
+
+def test_inverse_transform_round_trip():
+    rng = np.random.default_rng(2)
+    shape = jnp.asarray(rng.uniform(0, 64, size=(3, 68, 2)), jnp.float32)
+    A, t = dan_layers.estimate_similarity_transform(
+        shape, jnp.asarray(rng.uniform(0, 64, size=(68, 2)), jnp.float32))
+    A_inv, t_inv = dan_layers.invert_transform(A, t)
+    back = dan_layers.apply_transform(dan_layers.apply_transform(shape, A, t), A_inv, t_inv)
+    np.testing.assert_allclose(back, shape, atol=1e-3)
+    # S_t = T⁻¹(T(S) + 0) = S; with a pure translation T the delta adds unchanged.
+    np.testing.assert_allclose(dan_layers.next_shape(shape, jnp.zeros_like(shape), A, t), shape,
+                               atol=1e-3)
+    eye = jnp.broadcast_to(jnp.eye(2), (3, 2, 2))
+    delta = jnp.ones_like(shape) * jnp.array([2.0, -1.0])
+    np.testing.assert_allclose(dan_layers.next_shape(shape, delta, eye, jnp.full((3, 2), 7.0)),
+                               shape + delta, atol=1e-4)
+
+
+def test_warp_by_identity_is_identity():
+    images = jnp.asarray(np.random.default_rng(3).normal(size=(2, 12, 10, 3)), jnp.float32)
+    warped = dan_layers.warp_image(images, jnp.broadcast_to(jnp.eye(2), (2, 2, 2)),
+                                   jnp.zeros((2, 2)))
+    np.testing.assert_allclose(warped, images, atol=1e-6)
+
+
+def test_warp_integer_translation_and_quarter_turn():
+    image = np.arange(6 * 6, dtype=np.float32).reshape(1, 6, 6, 1)
+    # x' = x + (2, 1): out[y + 1, x + 2] = in[y, x], zero where nothing maps.
+    out = dan_layers.warp_image(jnp.asarray(image), jnp.eye(2)[None], jnp.array([[2.0, 1.0]]))
+    expected = np.zeros_like(image)
+    expected[0, 1:, 2:] = image[0, :-1, :-2]
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    # A = [[0, 1], [-1, 0]], t = (5, 0): (x, y) -> (5 − y, x), a quarter turn of the grid.
+    A = jnp.array([[[0.0, 1.0], [-1.0, 0.0]]])
+    out = dan_layers.warp_image(jnp.asarray(image), A, jnp.array([[5.0, 0.0]]))
+    expected = np.zeros_like(image)
+    for y in range(6):
+        for x in range(6):
+            expected[0, x, 5 - y] = image[0, y, x]
+    np.testing.assert_allclose(out, expected, atol=1e-4)
+
+
+def test_warp_matches_direct_bilinear_computation():
+    rng = np.random.default_rng(4)
+    image = rng.normal(size=(9, 11)).astype(np.float32)
+    A, t = _similarity(0.4, 0.8, (2.5, -1.25))
+    out = dan_layers.warp_image(jnp.asarray(image[None, ..., None]),
+                                jnp.asarray(A[None], jnp.float32),
+                                jnp.asarray(t[None], jnp.float32))
+    ys, xs = np.mgrid[0:9, 0:11]
+    source = (np.stack([xs, ys], -1) - t) @ np.linalg.inv(A)
+    # Zero padding outside the image, interpolated across the border ("grid-constant").
+    expected = scipy.ndimage.map_coordinates(image.astype(np.float64),
+                                             [source[..., 1], source[..., 0]], order=1,
+                                             mode="grid-constant", cval=0.0)
+    np.testing.assert_allclose(out[0, ..., 0], expected, atol=1e-4)
+
+
+def test_heatmap_values_at_and_near_a_landmark():
+    points = np.full((1, 68, 2), -100.0, np.float32)  # far outside: no contribution
+    points[0, 0] = (10.0, 8.0)
+    points[0, 1] = (25.5, 20.0)
+    heat = np.asarray(dan_layers.landmark_heatmap(jnp.asarray(points), (32, 40), 16))[0, ..., 0]
+    assert heat.shape == (32, 40)
+    assert heat[8, 10] == pytest.approx(1.0)
+    assert heat[8, 11] == pytest.approx(0.5)
+    assert heat[9, 11] == pytest.approx(1.0 / (1.0 + np.sqrt(2.0)), rel=1e-6)
+    assert heat[8, 10 - 8] == pytest.approx(1.0 / 9.0)  # patch edge, offset −8
+    assert heat[8, 10 + 8] == 0.0  # just outside the 16×16 patch (offsets −8..7)
+    # Sub-pixel landmark: pixel (x=25, y=20) is 0.5 away.
+    assert heat[20, 25] == pytest.approx(1.0 / 1.5)
+    assert heat[0, 39] == 0.0
+
+
+def test_heatmap_takes_the_max_over_landmarks():
+    points = np.full((1, 68, 2), -100.0, np.float32)
+    points[0, 0] = (5.0, 5.0)
+    points[0, 1] = (7.0, 5.0)
+    heat = np.asarray(dan_layers.landmark_heatmap(jnp.asarray(points), (16, 16), 16))[0, ..., 0]
+    assert heat[5, 6] == pytest.approx(0.5)   # 1 from both: max, not sum
+    assert heat[5, 7] == pytest.approx(1.0)
+    assert heat[5, 8] == pytest.approx(0.5)
+
+
+def test_feature_image_upscaling_and_jit_of_the_whole_connection():
+    features = jnp.ones((2, 8, 8)) * 3.0
+    up = dan_layers.upscale_feature_image(features, (16, 16))
+    assert up.shape == (2, 16, 16, 1)
+    np.testing.assert_allclose(up, 3.0, atol=1e-6)
+
+    @jax.jit
+    def connect(images, shape, mean):
+        A, t = dan_layers.estimate_similarity_transform(shape, mean)
+        return (dan_layers.warp_image(images, A, t),
+                dan_layers.landmark_heatmap(dan_layers.apply_transform(shape, A, t), (16, 16)))
+
+    rng = np.random.default_rng(5)
+    mean = jnp.asarray(rng.integers(4, 12, size=(68, 2)), jnp.float32)
+    warped, heat = connect(jnp.ones((2, 16, 16, 1)), mean[None].repeat(2, 0) + 0.5, mean)
+    assert warped.shape == (2, 16, 16, 1) and heat.shape == (2, 16, 16, 1)
+    assert float(heat.max()) == pytest.approx(1.0, abs=1e-5)  # landmarks land on the mean
