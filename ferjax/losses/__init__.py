@@ -16,6 +16,8 @@ import jax.numpy as jnp
 # name -> "module:function". Each function takes (outputs, batch, **options) -> scalar.
 _REGISTRY: dict[str, str] = {
     "emotion_ce": "ferjax.losses.classification:emotion_cross_entropy",
+    "attention_reconstruction": "ferjax.losses.attention:attention_reconstruction",
+    "gaussian_manifold": "ferjax.losses.manifold:gaussian_manifold",
 }
 
 

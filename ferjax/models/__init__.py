@@ -18,6 +18,7 @@ _REGISTRY: dict[str, str] = {
     "sun_baseline": "ferjax.models.sun:baseline_from_config",
     "sun_attention": "ferjax.models.sun:attention_from_config",
     "sun_gap": "ferjax.models.sun:gap_from_config",
+    "feratt": "ferjax.models.feratt:feratt_from_config",
 }
 
 
