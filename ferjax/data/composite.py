@@ -1,0 +1,361 @@
+"""FERAtt's synthetic compositing renderer (paper §3.4) as a grain random transform.
+
+A face image and its face mask are placed on a background under a random similarity transform
+plus a 3-point affine warp, the face's Lab luminance is matched to the background under it, an
+alpha matte blends the two, and photometric augmentation follows (grey, CLAHE, noise, blur).
+Alongside the composite it returns the face-only target (the warped face on black, without the
+illumination change) and the warped mask, all in the same frame, for FERAtt's attention loss.
+
+Use: `grain.MapDataset.source(records).random_map(CompositeTransform(settings, backgrounds),
+seed=s)`; grain derives each element's generator from (seed, index), so a given (seed, index)
+renders the same image on every run, worker count and epoch order.
+
+Backgrounds: any callable `(rng, size) -> uint8 (size, size, 3)`, an array stack
+(N, H, W, 3) or a folder of images (random crops), or the built-in procedural generator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import pathlib
+from typing import Any, Callable, Mapping
+
+import cv2
+import grain
+import numpy as np
+from scipy import ndimage
+
+BackgroundSource = Callable[[np.random.Generator, int], np.ndarray]
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+@dataclasses.dataclass(frozen=True)
+class CompositeSettings:
+    """Renderer parameters (defaults: the authors' training settings).
+
+    Sizes in pixels; translation and warp as fractions of render_size; noise sigma as a
+    fraction of the 0..255 range; probabilities in [0, 1].
+    """
+
+    render_size: int = 128          # face resized to this square
+    pad: int = 10                   # per side: canvas = 148 for 128, as the code
+    output_size: int = 64           # final image side (paper 128, code 64)
+    channels: int = 3               # 1 or 3 (grey replicated, as the code)
+    grey: bool = True
+    scale: float = 0.2              # scale factor uniform in 1 ± scale
+    flip_prob: float = 0.5
+    max_rotation: float = 30.0      # degrees
+    max_translation: float = 0.2
+    max_warp: float = 0.1
+    luminance_clip: tuple[float, float] = (0.5, 1.5)
+    matte_kernel: int = 5           # odd Gaussian kernel softening the alpha matte edge
+    clahe_prob: float = 0.25
+    noise_prob: float = 0.5
+    noise_sigma_max: float = 0.02
+    blur_prob: float = 0.25
+    blur_sigma_max: float = 1.0
+
+    def __post_init__(self):
+        if self.channels not in (1, 3):
+            raise ValueError(f"CompositeSettings.channels must be 1 or 3, got {self.channels}")
+        if self.channels == 1 and not self.grey:
+            raise ValueError("CompositeSettings: channels=1 needs grey=True")
+        if self.matte_kernel < 1 or self.matte_kernel % 2 == 0:
+            raise ValueError(f"CompositeSettings.matte_kernel must be odd, got {self.matte_kernel}")
+        lo, hi = self.luminance_clip
+        if not 0 < lo <= hi:
+            raise ValueError(f"CompositeSettings.luminance_clip must be 0 < lo <= hi, got "
+                             f"{self.luminance_clip}")
+        for name in ("flip_prob", "clahe_prob", "noise_prob", "blur_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"CompositeSettings.{name} must be in [0, 1]")
+
+    @property
+    def canvas_size(self) -> int:
+        return self.render_size + 2 * self.pad
+
+
+def evaluation_settings(settings: CompositeSettings = CompositeSettings()) -> CompositeSettings:
+    """The code's harder test-time rendering: rotation 45°, translation 0.3, warp 0.2."""
+    return dataclasses.replace(settings, max_rotation=45.0, max_translation=0.3, max_warp=0.2)
+
+
+# ----------------------------------------------------------------------------------------------
+# Backgrounds
+
+def procedural_background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A cluttered colour background: a two-colour gradient, low-frequency colour noise and a
+    few random filled shapes. Returns uint8 (size, size, 3)."""
+    ramp = np.linspace(0.0, 1.0, size, dtype=np.float32)
+    angle = rng.uniform(0, 2 * math.pi)
+    t = (np.cos(angle) * ramp[None, :] + np.sin(angle) * ramp[:, None])
+    t = (t - t.min()) / max(float(np.ptp(t)), 1e-6)
+    c0, c1 = rng.uniform(0, 255, (2, 3)).astype(np.float32)
+    image = c0 + t[..., None] * (c1 - c0)
+    cells = int(rng.integers(2, 8))
+    blobs = rng.normal(0, 40, (cells, cells, 3)).astype(np.float32)
+    image += cv2.resize(blobs, (size, size), interpolation=cv2.INTER_CUBIC)
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    for _ in range(int(rng.integers(0, 6))):
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        x, y = (int(v) for v in rng.integers(0, size, 2))
+        extent = int(rng.integers(size // 16 + 1, size // 3 + 2))
+        if rng.random() < 0.5:
+            cv2.circle(image, (x, y), extent, colour, thickness=-1)
+        else:
+            cv2.rectangle(image, (x, y), (x + extent, y + extent // 2 + 1), colour, thickness=-1)
+    return image
+
+
+def _random_crop(image: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    if min(h, w) < size:
+        factor = size / min(h, w)
+        image = cv2.resize(image, (max(size, round(w * factor)), max(size, round(h * factor))),
+                           interpolation=cv2.INTER_LINEAR)
+        h, w = image.shape[:2]
+    y = int(rng.integers(0, h - size + 1))
+    x = int(rng.integers(0, w - size + 1))
+    return np.ascontiguousarray(image[y:y + size, x:x + size])
+
+
+def _as_rgb(image: np.ndarray, what: str) -> np.ndarray:
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[-1] not in (1, 3) or image.dtype != np.uint8:
+        raise ValueError(f"{what}: expected uint8 (H, W, 1|3), got {image.dtype} {image.shape}")
+    return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrayBackgrounds:
+    """Random crops of a stack of uint8 images (N, H, W, 3) (or (N, H, W) grey)."""
+
+    images: np.ndarray
+
+    def __post_init__(self):
+        if self.images.ndim not in (3, 4) or len(self.images) == 0:
+            raise ValueError(f"ArrayBackgrounds: expected a non-empty (N, H, W[, 3]) stack, "
+                             f"got shape {self.images.shape}")
+
+    def __call__(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        image = _as_rgb(self.images[int(rng.integers(len(self.images)))], "ArrayBackgrounds")
+        return _random_crop(image, rng, size)
+
+
+@dataclasses.dataclass(frozen=True)
+class FolderBackgrounds:
+    """Random crops of the images in a folder (searched recursively), read on demand."""
+
+    folder: str
+
+    def __post_init__(self):
+        root = pathlib.Path(self.folder)
+        if not root.is_dir():
+            raise FileNotFoundError(f"background folder {self.folder} does not exist")
+        files = sorted(str(p) for p in root.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES)
+        if not files:
+            raise ValueError(f"background folder {self.folder} holds no images "
+                             f"({', '.join(_IMAGE_SUFFIXES)})")
+        object.__setattr__(self, "files", tuple(files))
+
+    def __call__(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        path = self.files[int(rng.integers(len(self.files)))]
+        bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ValueError(f"background image {path} cannot be read (corrupt or not an image)")
+        return _random_crop(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), rng, size)
+
+
+def as_background_source(source: Any = None) -> BackgroundSource:
+    """None → procedural; a callable → itself; an array → ArrayBackgrounds; a path → folder."""
+    if source is None:
+        return procedural_background
+    if isinstance(source, np.ndarray):
+        return ArrayBackgrounds(source)
+    if isinstance(source, (str, pathlib.Path)):
+        return FolderBackgrounds(str(source))
+    if callable(source):
+        return source
+    raise TypeError(f"background source must be None, a callable, an array or a folder path, "
+                    f"got {type(source).__name__}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Geometry and photometry (pure functions of their inputs and a numpy Generator)
+
+def sample_affine(rng: np.random.Generator, settings: CompositeSettings) -> np.ndarray:
+    """Random 2×3 affine map of the canvas: scale, flip, rotation and translation about the
+    centre, followed by a 3-point affine warp (each point moved by up to max_warp·size)."""
+    size, canvas = settings.render_size, settings.canvas_size
+    centre = canvas / 2.0
+    scale = rng.uniform(1 - settings.scale, 1 + settings.scale)
+    flip = -1.0 if rng.random() < settings.flip_prob else 1.0
+    theta = math.radians(rng.uniform(-settings.max_rotation, settings.max_rotation))
+    shift = rng.uniform(-settings.max_translation, settings.max_translation, 2) * size
+    cos, sin = math.cos(theta) * scale, math.sin(theta) * scale
+    linear = np.array([[cos * flip, -sin], [sin * flip, cos]])
+    similarity = np.eye(3)
+    similarity[:2, :2] = linear
+    similarity[:2, 2] = centre + shift - linear @ np.array([centre, centre])
+    src = np.float32([[0, 0], [canvas, 0], [0, canvas]])
+    dst = src + rng.uniform(-settings.max_warp, settings.max_warp, (3, 2)).astype(np.float32) * size
+    warp = np.eye(3)
+    warp[:2] = cv2.getAffineTransform(src, dst)
+    return (warp @ similarity)[:2]
+
+
+def clean_mask(mask: np.ndarray) -> np.ndarray:
+    """Close small gaps, erode the boundary by a pixel and fill holes. bool (H, W) → bool."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, kernel)
+    m = cv2.erode(m, np.ones((3, 3), np.uint8))
+    return ndimage.binary_fill_holes(m > 0)
+
+
+def match_luminance(face: np.ndarray, mask: np.ndarray, background: np.ndarray,
+                    clip: tuple[float, float] = (0.5, 1.5)) -> tuple[np.ndarray, float]:
+    """Scales the face's Lab L channel by w = clip(mean L_background / mean L_face, clip) where
+    both means run over the mask. face/background uint8 RGB (H, W, 3), mask bool (H, W).
+    Returns (adjusted face uint8 RGB, w); w = 1 for an empty mask."""
+    if not mask.any():
+        return face, 1.0
+    face_lab = cv2.cvtColor(face, cv2.COLOR_RGB2LAB).astype(np.float32)
+    back_l = cv2.cvtColor(background, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
+    face_mean = float(face_lab[..., 0][mask].mean())
+    ratio = float(back_l[mask].mean()) / face_mean if face_mean > 0 else clip[1]
+    factor = float(np.clip(ratio, *clip))
+    face_lab[..., 0] = np.clip(face_lab[..., 0] * factor, 0, 255)
+    return cv2.cvtColor(face_lab.astype(np.uint8), cv2.COLOR_LAB2RGB), factor
+
+
+def _transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def _photometric(image: np.ndarray, rng: np.random.Generator, settings: CompositeSettings):
+    """CLAHE, noise and blur on a uint8 (H, W) grey or (H, W, 3) RGB image."""
+    if rng.random() < settings.clahe_prob:
+        clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4))
+        if image.ndim == 2:
+            image = clahe.apply(image)
+        else:
+            lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
+            lab[..., 0] = clahe.apply(np.ascontiguousarray(lab[..., 0]))
+            image = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+    out = image.astype(np.float32)
+    if rng.random() < settings.noise_prob:
+        sigma = rng.uniform(0, settings.noise_sigma_max) * 255.0
+        out = out + rng.normal(0, sigma, out.shape).astype(np.float32)
+    if rng.random() < settings.blur_prob:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.1, settings.blur_sigma_max))
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _finish_channels(image: np.ndarray, settings: CompositeSettings) -> np.ndarray:
+    if image.ndim == 2:
+        image = image[..., None]
+    return np.repeat(image, settings.channels, axis=-1) if image.shape[-1] == 1 else image
+
+
+def render(face: np.ndarray, mask: np.ndarray, background: np.ndarray,
+           rng: np.random.Generator, settings: CompositeSettings,
+           landmarks: np.ndarray | None = None) -> dict[str, Any]:
+    """Composites one face on one background.
+
+    Args:
+      face: uint8 (H, W, 1|3) face image. mask: uint8 (H, W[, 1]), face where > 127.
+      background: uint8 (canvas, canvas, 3) RGB, canvas = settings.canvas_size.
+      landmarks: optional (L, 2) (x, y) pixel coordinates in `face`'s frame (NaN = absent).
+    Returns a dict with, at output_size S and C = settings.channels:
+      "image" uint8 (S, S, C) composite; "face" uint8 (S, S, C) warped face on black without
+      the luminance change; "mask" uint8 (S, S, 1) in {0, 255}; "landmarks" (L, 2) in the
+      output frame (when given); "matrix" (2, 3) canvas affine; "luminance_factor" float.
+    """
+    face = _as_rgb(face, "composite face image")
+    mask = np.asarray(mask)
+    mask = mask[..., 0] if mask.ndim == 3 else mask
+    if mask.shape != face.shape[:2]:
+        raise ValueError(f"composite: mask shape {mask.shape} does not match face image "
+                         f"{face.shape[:2]}")
+    canvas, size = settings.canvas_size, settings.render_size
+    background = _as_rgb(np.asarray(background), "composite background")
+    if background.shape[:2] != (canvas, canvas):
+        raise ValueError(f"composite: background must be {canvas}×{canvas}, got "
+                         f"{background.shape[:2]}")
+
+    face_r = cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
+    mask_r = cv2.resize((mask > 127).astype(np.uint8) * 255, (size, size),
+                        interpolation=cv2.INTER_NEAREST)
+    pad = settings.pad
+    face_c = cv2.copyMakeBorder(face_r, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    mask_c = cv2.copyMakeBorder(mask_r, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+
+    matrix = sample_affine(rng, settings)
+    warped_face = cv2.warpAffine(face_c, matrix, (canvas, canvas), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    warped_mask = cv2.warpAffine(mask_c, matrix, (canvas, canvas), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 127
+    face_mask = clean_mask(warped_mask)
+
+    lit_face, factor = match_luminance(warped_face, face_mask, background,
+                                       settings.luminance_clip)
+    k = settings.matte_kernel
+    alpha = cv2.GaussianBlur(face_mask.astype(np.float32), (k, k), 0)[..., None]
+    composite = background.astype(np.float32) * (1 - alpha) + lit_face.astype(np.float32) * alpha
+    composite = np.clip(np.rint(composite), 0, 255).astype(np.uint8)
+    target = warped_face * face_mask[..., None].astype(np.uint8)
+
+    if settings.grey:
+        composite = cv2.cvtColor(composite, cv2.COLOR_RGB2GRAY)
+        target = cv2.cvtColor(target, cv2.COLOR_RGB2GRAY)
+    out = settings.output_size
+    composite = cv2.resize(composite, (out, out), interpolation=cv2.INTER_AREA)
+    target = cv2.resize(target, (out, out), interpolation=cv2.INTER_AREA)
+    out_mask = cv2.resize(face_mask.astype(np.uint8) * 255, (out, out),
+                          interpolation=cv2.INTER_AREA) > 127
+    composite = _photometric(composite, rng, settings)
+
+    result = {
+        "image": _finish_channels(composite, settings),
+        "face": _finish_channels(target, settings),
+        "mask": (out_mask[..., None] * 255).astype(np.uint8),
+        "matrix": matrix,
+        "luminance_factor": factor,
+    }
+    if landmarks is not None:
+        points = np.asarray(landmarks, np.float64)
+        points = points * np.array([size / face.shape[1], size / face.shape[0]]) + pad
+        result["landmarks"] = (_transform_points(points, matrix) * (out / canvas)).astype(
+            np.float32)
+    return result
+
+
+class CompositeTransform(grain.transforms.RandomMap):
+    """grain random transform: record with "image" and "mask" → composited record.
+
+    Replaces "image", "mask" and (when present) "landmarks" by their rendered versions and adds
+    "face" (the face-only target); other keys pass through. Records without a mask are an
+    error naming the missing key.
+    """
+
+    def __init__(self, settings: CompositeSettings = CompositeSettings(),
+                 backgrounds: Any = None):
+        self.settings = settings
+        self.backgrounds = as_background_source(backgrounds)
+
+    def random_map(self, element: Mapping[str, Any], rng: np.random.Generator):
+        for key in ("image", "mask"):
+            if key not in element:
+                raise KeyError(f"CompositeTransform needs record key {key!r}; the dataset must "
+                               f"provide face masks (keys present: {sorted(element)})")
+        background = self.backgrounds(rng, self.settings.canvas_size)
+        landmarks = element.get("landmarks")
+        rendered = render(element["image"], element["mask"], background, rng, self.settings,
+                          landmarks=landmarks)
+        out = dict(element)
+        out.update(image=rendered["image"], mask=rendered["mask"], face=rendered["face"])
+        if landmarks is not None:
+            out["landmarks"] = rendered["landmarks"]
+        return out
