@@ -1,0 +1,1 @@
+"""Evaluation: metrics, cross-validation folds and the statistical comparison of methods."""
