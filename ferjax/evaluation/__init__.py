@@ -1,1 +1,1 @@
-"""Evaluation: metrics, cross-validation folds and the statistical comparison of methods."""
+"""Evaluation: classification metrics, cross-validation, statistics, landmark metrics."""

@@ -112,11 +112,11 @@ def bonferroni_dunn(scores, methods: Sequence[str], control: str,
 
 
 def fold_summary(values) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof = 1; 0 for a single fold) over folds."""
+    """Mean and population standard deviation (ddof = 0, as crossval.summarise) over folds."""
     v = np.asarray(values, np.float64)
     if v.ndim != 1 or v.size == 0:
         raise ValueError(f"fold values must be a non-empty 1-D sequence, got shape {v.shape}")
-    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+    return float(v.mean()), float(v.std())
 
 
 def summarise_folds(per_fold: Sequence[Mapping[str, float]]) -> dict[str, tuple[float, float]]:

@@ -1,1 +1,1 @@
-"""Figures (matplotlib, Agg backend)."""
+"""Figures (matplotlib with the Agg backend: no display needed)."""

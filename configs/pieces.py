@@ -1,0 +1,99 @@
+"""Shared pieces experiment configs are composed from: base, data, schedules, argument parsing.
+
+A config file's `get_config(arg)` receives the text after ':' in
+`--config=configs/x.py:key=value,flag` and parses it with `parse_arg`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import ml_collections as mlc
+
+
+def parse_arg(arg: str | None, defaults: Mapping[str, Any]) -> mlc.ConfigDict:
+    """'a=1,b=x,flag' -> ConfigDict(defaults updated), typed like the defaults.
+
+    A bare word sets a boolean default to True. Unknown keys raise, naming the key and the
+    accepted ones.
+    """
+    values = dict(defaults)
+    for item in filter(None, (arg or "").split(",")):
+        key, _, raw = item.partition("=")
+        key = key.strip()
+        if key not in values:
+            raise ValueError(f"unknown config argument {key!r}; accepted: {sorted(values)}")
+        default = values[key]
+        if not _:
+            if not isinstance(default, bool):
+                raise ValueError(f"config argument {key!r} needs a value ({key}=...)")
+            values[key] = True
+        elif isinstance(default, bool):
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(f"config argument {key}={raw!r} is not a boolean")
+            values[key] = raw.lower() in ("true", "1")
+        elif isinstance(default, int):
+            values[key] = int(raw)
+        elif isinstance(default, float):
+            values[key] = float(raw)
+        else:
+            values[key] = raw
+    return mlc.ConfigDict(values)
+
+
+def base() -> mlc.ConfigDict:
+    """Fields every experiment has; experiments fill in model, data, losses."""
+    c = mlc.ConfigDict()
+    c.seed = 0
+    c.protocol = "holdout"          # "holdout" (train/eval splits) or "kfold" (config.data.fold)
+    c.figures = True
+    c.model = mlc.ConfigDict({"name": ""})
+    c.losses = mlc.ConfigDict({"emotion_ce": {"weight": 1.0}})
+    c.train = mlc.ConfigDict({
+        "batch_size": 32,
+        "num_steps": 0,             # > 0 overrides num_epochs
+        "num_epochs": 10.0,
+        "log_every": 50,
+        "eval_every": 0,            # 0: evaluate only at the end
+        "checkpoint_every": 500,
+        "keep_checkpoints": 3,
+        "trainable": "",            # regex over parameter paths; "" trains everything
+        "optimizer": {"name": "adam", "b1": 0.9, "b2": 0.999, "eps": 1e-8,
+                      "grad_clip_norm": 0.0},
+        "schedule": {"kind": "constant", "lr": 1e-3},
+    })
+    c.eval = mlc.ConfigDict({"batch_size": 64})
+    return c
+
+
+def fersynth_data(variant: str = "front", **builder_kwargs) -> mlc.ConfigDict:
+    """FERSynth (embedded, built locally on first use) in the canonical 8-class space."""
+    return mlc.ConfigDict({
+        "source": "tfds",
+        "name": "fersynth",
+        "config": variant,
+        "data_dir": "",             # "" = tfds default (~/tensorflow_datasets)
+        "manual_dir": "",
+        "builder_kwargs": dict(builder_kwargs),
+        "seed": 0,
+        "train_split": "train",
+        "eval_split": "validation",
+        "cv_split": "train+validation+test",
+        "fold": -1,                 # >= 0 with protocol "kfold": evaluate on this fold
+        "num_folds": 5,
+        "label_space": "canonical8",
+        "channels": 1,
+        "crop_size": (144, 112),
+        "extra_keys": (),
+        "stats_examples": 1024,
+        "augment": {"random_crop": True, "flip": True, "brightness": 0.0,
+                    "contrast": (1.0, 1.0)},
+    })
+
+
+def real_data(name: str, variant: str = "", **overrides) -> mlc.ConfigDict:
+    """A real dataset's builder reading the user's copy from manual_dir."""
+    c = fersynth_data()
+    c.name, c.config = name, variant
+    c.update(overrides)
+    return c

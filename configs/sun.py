@@ -1,0 +1,50 @@
+"""Shared construction of the three Sun et al. 2018 experiments (imported by the config files)."""
+
+from __future__ import annotations
+
+from configs import pieces
+
+DEFAULTS = {
+    "data": "front",        # FERSynth front | pose | wild, or a real builder: rafd, sfew, ...
+    "classes": 8,           # 8 (canonical) or 7 (the paper's, contempt dropped)
+    "variant": "free",      # attention only: free (Eq. 4) | symmetric (Eq. 5)
+    "beta": 1.0,
+    "steps": 600,
+    "batch": 32,
+    "cv": False,            # 5-fold subject-independent cross-validation (the paper's protocol)
+    "runlocal": False,      # seconds-long smoke run
+}
+
+
+def get_config(model_name: str, arg: str | None):
+    a = pieces.parse_arg(arg, DEFAULTS)
+    c = pieces.base()
+    c.model = {"name": model_name, "dropout_rate": 0.5}
+    if model_name == "sun_attention":
+        if a.variant not in ("free", "symmetric"):
+            raise ValueError(f"config argument variant={a.variant!r}; expected free or symmetric")
+        c.model.update({"hidden": 66, "beta": a.beta, "symmetric": a.variant == "symmetric",
+                        "attention_bias": True, "symmetric_denominator": "symmetrized"})
+    if a.data in ("front", "pose", "wild"):
+        c.data = pieces.fersynth_data(a.data)
+    else:
+        c.data = pieces.real_data(a.data)
+    if a.classes not in (7, 8):
+        raise ValueError(f"config argument classes={a.classes}; expected 7 or 8")
+    c.data.label_space = "canonical8" if a.classes == 8 else "seven"
+    c.train.batch_size = a.batch
+    c.train.num_steps = a.steps
+    c.train.log_every = 50
+    c.train.checkpoint_every = 200
+    c.train.optimizer.name = "adam"
+    c.train.schedule = {"kind": "constant", "lr": 1e-3}
+    if a.cv:
+        c.protocol = "kfold"
+    if a.runlocal:
+        c.train.num_steps = 6
+        c.train.batch_size = 8
+        c.train.log_every = 2
+        c.train.checkpoint_every = 3
+        c.eval.batch_size = 16
+        c.data.stats_examples = 64
+    return c

@@ -1,0 +1,21 @@
+"""Sun et al. 2018: the CNN with visual attention (Table 3), free weight map (Eq. 4) with β.
+
+Run (the default experiment, FERSynth `front`, 8 classes):
+  python launch.py --config=configs/sun_attention.py
+Symmetric weight map (Eq. 5), other batch size and workdir:
+  python launch.py --config=configs/sun_attention.py:variant=symmetric \
+      --config.train.batch_size=64 --workdir=runs/x
+Paper protocol, 5-fold subject-independent CV:  ...sun_attention.py:cv
+Smoke run (seconds):                             ...sun_attention.py:runlocal
+Arguments (comma-separated): data=front|pose|wild|<real builder>, classes=8|7,
+variant=free|symmetric, beta=1.0, steps=600, batch=32, cv, runlocal.
+
+Expected on a 2-core CPU: see docs/performance.md and the README results table (runtime and
+accuracy are measured there, not promised here).
+"""
+
+from configs import sun
+
+
+def get_config(arg=None):
+    return sun.get_config("sun_attention", arg)

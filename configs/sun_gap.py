@@ -1,0 +1,12 @@
+"""Sun et al. 2018: the CNN with global average pooling (a fixed uniform weight map, Sec. 4.3).
+
+Run:        python launch.py --config=configs/sun_gap.py
+Smoke run:  python launch.py --config=configs/sun_gap.py:runlocal
+Arguments as configs/sun_attention.py (variant and beta do not apply).
+"""
+
+from configs import sun
+
+
+def get_config(arg=None):
+    return sun.get_config("sun_gap", arg)

@@ -1,0 +1,85 @@
+"""Geometric augmentation that keeps images, masks and landmarks consistent.
+
+Images are (H, W, C) arrays; landmarks (68, 2) are (x, y) pixels in iBUG 300-W order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _ibug_flip_permutation() -> np.ndarray:
+    """Index map that relabels iBUG-68 points after a horizontal flip (left <-> right)."""
+    perm = np.arange(68)
+    pairs = [(i, 16 - i) for i in range(8)]                       # jaw
+    pairs += [(17 + i, 26 - i) for i in range(5)]                 # brows
+    pairs += [(31, 35), (32, 34)]                                 # nostrils
+    pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]  # eyes
+    pairs += [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58)]   # outer lips
+    pairs += [(60, 64), (61, 63), (65, 67)]                       # inner lips
+    for a, b in pairs:
+        perm[a], perm[b] = b, a
+    return perm
+
+
+IBUG_FLIP = _ibug_flip_permutation()
+
+SPATIAL_KEYS = ("image", "mask", "face")
+
+
+def crop(example: dict, top: int, left: int, height: int, width: int) -> dict:
+    """Crops every spatial array to [top:top+height, left:left+width]; shifts landmarks."""
+    h, w = example["image"].shape[:2]
+    if height > h or width > w:
+        raise ValueError(f"config.data.crop_size=({height}, {width}) is larger than the stored "
+                         f"image ({h}, {w})")
+    out = dict(example)
+    for key in SPATIAL_KEYS:
+        if key in out:
+            out[key] = out[key][top:top + height, left:left + width]
+    if "landmarks" in out:
+        out["landmarks"] = out["landmarks"] - np.array([left, top], np.float32)
+    return out
+
+
+def center_crop(example: dict, height: int, width: int) -> dict:
+    h, w = example["image"].shape[:2]
+    return crop(example, (h - height) // 2, (w - width) // 2, height, width)
+
+
+def random_crop(example: dict, height: int, width: int, rng: np.random.Generator) -> dict:
+    h, w = example["image"].shape[:2]
+    if height > h or width > w:
+        return crop(example, 0, 0, height, width)  # raises with the sizes
+    return crop(example, int(rng.integers(0, h - height + 1)), int(rng.integers(0, w - width + 1)),
+                height, width)
+
+
+def horizontal_flip(example: dict) -> dict:
+    """Mirrors spatial arrays; landmarks are mirrored (x -> W - 1 - x) and relabelled."""
+    out = dict(example)
+    width = out["image"].shape[1]
+    for key in SPATIAL_KEYS:
+        if key in out:
+            out[key] = out[key][:, ::-1]
+    if "landmarks" in out:
+        lm = out["landmarks"][IBUG_FLIP].copy()
+        lm[:, 0] = (width - 1) - lm[:, 0]
+        out["landmarks"] = lm
+    return out
+
+
+def adjust_brightness_contrast(image: np.ndarray, rng: np.random.Generator,
+                               max_delta: float, contrast_range: tuple[float, float]) -> np.ndarray:
+    """Random brightness shift (in units of the image range [0, 1]) and contrast factor.
+
+    image: float32 (H, W, C) in [0, 1]. Returns float32 clipped to [0, 1].
+    """
+    out = image
+    if max_delta:
+        out = out + rng.uniform(-max_delta, max_delta)
+    lo, hi = contrast_range
+    if (lo, hi) != (1.0, 1.0):
+        mean = out.mean(axis=(0, 1), keepdims=True)
+        out = (out - mean) * rng.uniform(lo, hi) + mean
+    return np.clip(out, 0.0, 1.0).astype(np.float32)

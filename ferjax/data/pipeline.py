@@ -1,0 +1,272 @@
+"""The grain input pipeline: records -> augmented, normalised, batched, per-process examples.
+
+train: source -> (this process's shard) -> shuffle (reshuffled every epoch) -> repeat ->
+       random crop + flip (+ brightness/contrast) -> normalise -> batch(local batch size).
+eval:  source -> (this process's shard) -> centre crop -> normalise -> fixed-size batches, the
+       last one padded with weight-0 examples so every example counts exactly once.
+Augmentation randomness comes from grain's per-element seeds, so a resumed iterator yields
+exactly the batches an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Iterator, Mapping, Sequence
+
+import grain
+import numpy as np
+
+from ferjax import labels
+from ferjax.data import augment, sources
+
+# Record keys a batch may carry besides image/label/weight (docs/architecture.md).
+OPTIONAL_KEYS = ("landmarks", "mask", "face")
+
+
+@dataclasses.dataclass(frozen=True)
+class Normalisation:
+    """Per-channel mean and standard deviation of training images in [0, 1] units."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        return ((image - np.asarray(self.mean, np.float32)) /
+                np.asarray(self.std, np.float32)).astype(np.float32)
+
+    def invert(self, image: np.ndarray) -> np.ndarray:
+        return image * np.asarray(self.std, np.float32) + np.asarray(self.mean, np.float32)
+
+
+def to_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """uint8/float (H, W, C) -> float32 (H, W, channels) in [0, 1]; RGB -> grey by ITU-R 601."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    x = image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
+    if x.shape[-1] == channels:
+        return x
+    if x.shape[-1] == 3 and channels == 1:
+        return (x @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+    if x.shape[-1] == 1 and channels == 3:
+        return np.repeat(x, 3, axis=-1)
+    raise ValueError(f"cannot convert a {x.shape[-1]}-channel image to config.data.channels="
+                     f"{channels}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExampleSpec:
+    """What the model sees: crop size, channels, label map and which optional keys to keep."""
+
+    crop_size: tuple[int, int]
+    channels: int
+    label_table: tuple[int, ...]
+    keys: tuple[str, ...] = ()
+
+    def prepare(self, record: Mapping[str, Any]) -> dict:
+        """Record -> float example (before cropping) with only the keys the run uses."""
+        out = {"image": to_channels(record["image"], self.channels),
+               "label": np.int32(self.label_table[int(record["label"])])}
+        for key in self.keys:
+            if key not in record:
+                raise KeyError(f"config.data.extra_keys asks for {key!r} but the dataset's "
+                               f"records have only {sorted(record)}")
+            value = np.asarray(record[key])
+            if key == "mask":
+                value = value.astype(np.float32) / (255.0 if value.dtype == np.uint8 else 1.0)
+            elif key == "face":
+                value = to_channels(value, self.channels)
+            out[key] = value.astype(np.float32)
+        return out
+
+
+def _contiguous(example: dict) -> dict:
+    # Flips leave negative strides; batching wants plain arrays. (np.ascontiguousarray would
+    # turn scalars into shape (1,), hence the ndim check.)
+    return {k: np.ascontiguousarray(v) if np.ndim(v) else v for k, v in example.items()}
+
+
+class TrainTransform(grain.transforms.RandomMap):
+    """Random crop, horizontal flip, brightness/contrast, normalisation (one example)."""
+
+    def __init__(self, spec: ExampleSpec, norm: Normalisation, flip: bool, random_crop: bool,
+                 brightness: float = 0.0, contrast: tuple[float, float] = (1.0, 1.0)):
+        self.spec, self.norm, self.flip, self.random_crop = spec, norm, flip, random_crop
+        self.brightness, self.contrast = brightness, tuple(contrast)
+
+    def random_map(self, record, rng: np.random.Generator):
+        x = self.spec.prepare(record)
+        h, w = self.spec.crop_size
+        x = augment.random_crop(x, h, w, rng) if self.random_crop else augment.center_crop(x, h, w)
+        if self.flip and rng.random() < 0.5:
+            x = augment.horizontal_flip(x)
+        if self.brightness or self.contrast != (1.0, 1.0):
+            x["image"] = augment.adjust_brightness_contrast(x["image"], rng, self.brightness,
+                                                            self.contrast)
+        x["image"] = self.norm.apply(np.ascontiguousarray(x["image"]))
+        x["weight"] = np.float32(1.0)
+        return _contiguous(x)
+
+
+class EvalTransform(grain.transforms.Map):
+    """Centre crop and normalisation (one example)."""
+
+    def __init__(self, spec: ExampleSpec, norm: Normalisation):
+        self.spec, self.norm = spec, norm
+
+    def map(self, record):
+        x = augment.center_crop(self.spec.prepare(record), *self.spec.crop_size)
+        x["image"] = self.norm.apply(x["image"])
+        x["weight"] = np.float32(1.0)
+        return _contiguous(x)
+
+
+def labelled_indices(source, label_table: Sequence[int]) -> np.ndarray:
+    """Indices of records whose label is kept by the label map (dropped classes map to -1)."""
+    table = np.asarray(label_table)
+    kept = table[sources.field_values(source, "label")] >= 0
+    return np.flatnonzero(kept)
+
+
+def estimate_normalisation(source, spec: ExampleSpec, max_examples: int) -> Normalisation:
+    """Per-channel mean/std over the first `max_examples` records, centre-cropped, in [0, 1]."""
+    n = min(len(source), max_examples)
+    if n == 0:
+        raise ValueError("the training split is empty: nothing to estimate statistics from")
+    total = np.zeros(spec.channels, np.float64)
+    total_sq = np.zeros(spec.channels, np.float64)
+    count = 0
+    for i in range(n):
+        img = augment.center_crop(spec.prepare(source[i]), *spec.crop_size)["image"]
+        total += img.sum(axis=(0, 1))
+        total_sq += np.square(img, dtype=np.float64).sum(axis=(0, 1))
+        count += img.shape[0] * img.shape[1]
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - mean ** 2, 1e-12))
+    return Normalisation(tuple(float(m) for m in mean), tuple(float(s) for s in std))
+
+
+def mean_landmarks(source, spec: ExampleSpec, max_examples: int) -> np.ndarray | None:
+    """Mean (68, 2) landmark shape of training records in the centre-cropped frame, or None."""
+    shapes = []
+    for i in range(min(len(source), max_examples)):
+        record = source[i]
+        if "landmarks" not in record:
+            return None
+        lm = np.asarray(record["landmarks"], np.float32)
+        if np.all(np.isfinite(lm)):
+            h, w = np.asarray(record["image"]).shape[:2]
+            ch, cw = spec.crop_size
+            shapes.append(lm - np.array([(w - cw) // 2, (h - ch) // 2], np.float32))
+    return np.mean(shapes, axis=0) if shapes else None
+
+
+class _ProcessShare(grain.MapDataset):
+    """This process's rows of every global batch of an (endless) example stream.
+
+    Element j is global element (j // b)·B + p·b + (j % b) with b the local and B the global
+    batch size, so the global batches are the same whatever the number of processes (a run on
+    two hosts reproduces a run on one), and each process reads and augments only its rows.
+    """
+
+    def __init__(self, parent: grain.MapDataset, local_batch_size: int, process_index: int,
+                 process_count: int):
+        super().__init__(parent)
+        self._b, self._p, self._n = local_batch_size, process_index, process_count
+
+    def __len__(self) -> int:
+        return len(self._parent) // self._n
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self.slice(index)
+        row, col = divmod(index, self._b)
+        return self._parent[row * self._b * self._n + self._p * self._b + col]
+
+    def __str__(self) -> str:
+        return f"ProcessShare(p={self._p}/{self._n}, local_batch={self._b})"
+
+
+def train_dataset(source, transform: TrainTransform, *, seed: int, local_batch_size: int,
+                  process_index: int = 0, process_count: int = 1) -> grain.IterDataset:
+    """Endless, reshuffled-per-epoch, augmented batches for this process (a grain IterDataset).
+
+    Augmentation seeds follow the global stream position, so they too are independent of the
+    number of processes.
+    """
+    if len(source) == 0:
+        raise ValueError("the training split is empty")
+    ds = grain.MapDataset.source(source).seed(seed).shuffle().repeat().random_map(transform)
+    if process_count > 1:
+        ds = _ProcessShare(ds, local_batch_size, process_index, process_count)
+    return ds.batch(local_batch_size, drop_remainder=True).to_iter_dataset()
+
+
+def eval_batches(source, transform: EvalTransform, *, local_batch_size: int,
+                 process_index: int = 0, process_count: int = 1) -> Iterator[dict]:
+    """Fixed-size local batches covering this process's shard once; padding has weight 0.
+
+    Every process yields the same number of batches (ceil(N / (P·b))) so that the global
+    batches line up across processes.
+    """
+    n = len(source)
+    per_process = -(-n // process_count)
+    num_batches = max(1, -(-per_process // local_batch_size))
+    mine = list(range(process_index, n, process_count))
+    template = None
+    for b in range(num_batches):
+        chunk = [transform.map(source[i]) for i in
+                 mine[b * local_batch_size:(b + 1) * local_batch_size]]
+        if template is None:
+            template = chunk[0] if chunk else transform.map(source[0])
+        while len(chunk) < local_batch_size:
+            pad = {k: np.zeros_like(v) for k, v in template.items()}
+            chunk.append(pad)
+        yield {k: np.stack([c[k] for c in chunk]) for k in template}
+
+
+@dataclasses.dataclass
+class Data:
+    """Everything the trainer needs from the data side."""
+
+    train: Any                 # RandomAccessDataSource of records
+    eval: Any
+    spec: ExampleSpec
+    norm: Normalisation
+    info: dict                 # num_classes, class_names, image_shape, mean_landmarks, sizes
+
+
+def build_data(data_cfg: Mapping[str, Any], *, seed: int) -> Data:
+    """Opens the configured splits (or a cross-validation fold) and derives statistics."""
+    label_table = tuple(int(v) for v in labels.label_map_table(data_cfg["label_space"]))
+    class_names = tuple(labels.label_space_classes(data_cfg["label_space"]))
+    spec = ExampleSpec(crop_size=tuple(data_cfg["crop_size"]), channels=int(data_cfg["channels"]),
+                       label_table=label_table, keys=tuple(data_cfg.get("extra_keys", ())))
+    if spec.channels not in (1, 3):
+        raise ValueError(f"config.data.channels must be 1 or 3, got {spec.channels}")
+    train_src, eval_src = _split_sources(data_cfg)
+    train_src = sources.SubsetSource(train_src, labelled_indices(train_src, label_table))
+    eval_src = sources.SubsetSource(eval_src, labelled_indices(eval_src, label_table))
+    if len(train_src) == 0 or len(eval_src) == 0:
+        raise ValueError(f"empty split after the label map: train={len(train_src)}, "
+                         f"eval={len(eval_src)} (config.data)")
+    n_stats = int(data_cfg.get("stats_examples", 1024))
+    norm = estimate_normalisation(train_src, spec, n_stats)
+    info = {"num_classes": len(class_names), "class_names": class_names,
+            "image_shape": (*spec.crop_size, spec.channels), "train_size": len(train_src),
+            "eval_size": len(eval_src), "mean_landmarks": mean_landmarks(train_src, spec, n_stats)}
+    return Data(train=train_src, eval=eval_src, spec=spec, norm=norm, info=info)
+
+
+def _split_sources(data_cfg):
+    fold = int(data_cfg.get("fold", -1))
+    if fold < 0:
+        return (sources.open_split(data_cfg, data_cfg["train_split"]),
+                sources.open_split(data_cfg, data_cfg["eval_split"]))
+    num_folds = int(data_cfg["num_folds"])
+    if fold >= num_folds:
+        raise ValueError(f"config.data.fold={fold} must be < config.data.num_folds={num_folds}")
+    pool = sources.open_split(data_cfg, data_cfg["cv_split"])
+    folds = sources.field_values(pool, "fold") % num_folds
+    return (sources.SubsetSource(pool, np.flatnonzero(folds != fold)),
+            sources.SubsetSource(pool, np.flatnonzero(folds == fold)))

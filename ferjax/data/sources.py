@@ -1,0 +1,111 @@
+"""Random-access data sources: the configured dataset's splits, subsets and concatenations.
+
+Every source is a grain RandomAccessDataSource (`__len__`, `__getitem__`) of record dicts as
+described in docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+
+class SubsetSource:
+    """The records of `parent` at `indices`, in that order."""
+
+    def __init__(self, parent, indices: Sequence[int]):
+        self.parent = parent
+        self.indices = np.asarray(indices, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int):
+        return self.parent[int(self.indices[i])]
+
+    def field_values(self, key: str) -> np.ndarray:
+        return field_values(self.parent, key)[self.indices]
+
+
+class ConcatSource:
+    """Several sources read as one, in order."""
+
+    def __init__(self, parts: Sequence[Any]):
+        self.parts = list(parts)
+        self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __getitem__(self, i: int):
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        part = int(np.searchsorted(self.offsets, i, side="right") - 1)
+        return self.parts[part][i - int(self.offsets[part])]
+
+    def field_values(self, key: str) -> np.ndarray:
+        return np.concatenate([field_values(p, key) for p in self.parts])
+
+
+class ListSource:
+    """In-memory records (tests, small experiments)."""
+
+    def __init__(self, records: Sequence[Mapping[str, Any]]):
+        self.records = list(records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int):
+        return self.records[i]
+
+
+def field_values(source, key: str) -> np.ndarray:
+    """One scalar field of every record (e.g. 'fold', 'label', 'subject_id'), shape (N,).
+
+    Sources that can answer without decoding images (a `field_values(key)` method) do so.
+    """
+    if hasattr(source, "field_values"):
+        return np.asarray(source.field_values(key), np.int64)
+    return np.array([int(source[i][key]) for i in range(len(source))], np.int64)
+
+
+def open_split(data_cfg: Mapping[str, Any], split: str):
+    """The source of one split ('train', 'validation', 'test', or 'a+b') of the dataset."""
+    parts = [_open_single_split(data_cfg, s.strip()) for s in split.split("+")]
+    return parts[0] if len(parts) == 1 else ConcatSource(parts)
+
+
+def _open_single_split(data_cfg: Mapping[str, Any], split: str):
+    kind = data_cfg["source"]
+    if kind == "tfds":
+        return _tfds_builder(data_cfg).as_data_source(split)
+    if kind == "fersynth_live":
+        from ferjax import synth
+        return synth.FERSynthSource(_synth_config(data_cfg), seed=data_cfg["seed"],
+                                    num_examples=None, split=split)
+    if kind == "memory":
+        return data_cfg["records"][split]
+    raise ValueError(f"config.data.source={kind!r}; expected 'tfds', 'fersynth_live' or 'memory'")
+
+
+def _synth_config(data_cfg):
+    from ferjax import synth
+    return synth.preset(data_cfg["config"], **dict(data_cfg.get("builder_kwargs", {}) or {}))
+
+
+def _tfds_builder(data_cfg):
+    import tensorflow_datasets as tfds
+
+    from ferjax.data import builders
+
+    cls = builders.builder_class(data_cfg["name"])
+    kwargs = dict(data_cfg.get("builder_kwargs", {}) or {})
+    builder = cls(config=data_cfg["config"] or None, data_dir=data_cfg.get("data_dir") or None,
+                  **kwargs)
+    if not builder.is_prepared():
+        manual_dir = data_cfg.get("manual_dir") or None
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+    return builder

@@ -1,0 +1,1 @@
+"""Explanation: attention maps, Grad-CAM and their scoring against action-unit regions."""

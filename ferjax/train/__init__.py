@@ -1,0 +1,1 @@
+"""Training: state, optimisers and schedules, jitted steps, checkpoints, metric writers, loop."""

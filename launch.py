@@ -1,0 +1,52 @@
+"""Runs an experiment config: python launch.py --config=configs/sun_attention.py[:args].
+
+Flags: --config (file[:arg]), --workdir (default runs/<config>[-<arg>]; rerunning the same
+command resumes from its checkpoints), typed --config.a.b=value overrides (unknown keys are
+rejected), and --distributed / --coordinator_address / --num_processes / --process_id for
+multi-process runs (cluster environments are detected without flags).
+"""
+
+import re
+import sys
+from pathlib import Path
+
+from absl import app, flags
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:arg].",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (default runs/<config>).")
+_DISTRIBUTED = flags.DEFINE_enum("distributed", "auto", ["auto", "on", "off"],
+                                 "Start jax.distributed: auto = when flags or cluster env ask.")
+_COORDINATOR = flags.DEFINE_string("coordinator_address", "", "host:port of process 0.")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", 0, "Number of processes.")
+_PROCESS_ID = flags.DEFINE_integer("process_id", -1, "This process's index.")
+flags.mark_flag_as_required("config")
+
+
+def default_workdir(config_arg: str) -> Path:
+    """runs/<config file stem>[-<arg>], with the arg made filesystem-safe."""
+    path, _, arg = config_arg.partition(":")
+    name = Path(path).stem + (f"-{arg}" if arg else "")
+    return Path("runs") / re.sub(r"[^A-Za-z0-9_.=-]+", "_", name)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from ferjax.train import distributed
+    distributed.maybe_initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
+                                 _DISTRIBUTED.value)
+    config = _CONFIG.value
+    workdir = Path(_WORKDIR.value) if _WORKDIR.value else default_workdir(
+        flags.FLAGS["config"].serialize().split("=", 1)[1])
+    if config.protocol == "kfold":
+        from ferjax.evaluation import crossval
+        crossval.run(config, workdir)
+    else:
+        from ferjax.train import loop
+        loop.train_and_evaluate(config, workdir)
+
+
+if __name__ == "__main__":
+    sys.exit(app.run(main))
