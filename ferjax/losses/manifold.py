@@ -42,14 +42,6 @@ def batch_centroids(embeddings: jnp.ndarray, targets: jnp.ndarray):
     return centroids, counts > 0
 
 
-def _rng_for_mixup(batch: Mapping[str, Any], rng) -> jax.Array:
-    key = rng if rng is not None else batch.get("rng")
-    if key is None:
-        raise ValueError("gaussian_manifold with mixup=True needs a PRNG key: pass it as the "
-                         "option rng=... or as batch['rng'] (the trainer's per-step key)")
-    return key
-
-
 def gaussian_manifold(outputs: Mapping[str, Any], batch: Mapping[str, Any], *,
                       sigma: float = 0.5, num_classes: int | None = None,
                       mixup: bool = False, mixup_alpha: float = 2.0, rng=None) -> jnp.ndarray:
@@ -62,7 +54,9 @@ def gaussian_manifold(outputs: Mapping[str, Any], batch: Mapping[str, Any], *,
 
     mixup=True appends λ·z_i + (1 − λ)·z_π(i) with soft targets λ·y_i + (1 − λ)·y_π(i),
     λ ~ Beta(mixup_alpha, mixup_alpha) (one λ per batch), π a random permutation; centroids
-    come from the original examples only. Its key is the option rng or batch["rng"].
+    come from the original examples only. Its key is the option rng or batch["rng"] (the
+    trainer's train step adds one); without a key (evaluation) the loss is computed without
+    mixup, since mixup is a training-time regulariser.
     Returns a scalar in [0, 2].
     """
     if sigma <= 0:
@@ -79,8 +73,9 @@ def gaussian_manifold(outputs: Mapping[str, Any], batch: Mapping[str, Any], *,
     targets = one_hot * (weights[:, None] > 0)
     centroids, present = batch_centroids(z, targets)
 
-    if mixup:
-        key_lambda, key_perm = jax.random.split(_rng_for_mixup(batch, rng))
+    key = rng if rng is not None else batch.get("rng")
+    if mixup and key is not None:
+        key_lambda, key_perm = jax.random.split(key)
         lam = jax.random.beta(key_lambda, mixup_alpha, mixup_alpha)
         perm = jax.random.permutation(key_perm, z.shape[0])
         z = jnp.concatenate([z, lam * z + (1 - lam) * z[perm]])
