@@ -10,7 +10,7 @@ import re
 import sys
 from pathlib import Path
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:arg].",
@@ -31,9 +31,23 @@ def default_workdir(config_arg: str) -> Path:
     return Path("runs") / re.sub(r"[^A-Za-z0-9_.=-]+", "_", name)
 
 
+def parse_flags(argv):
+    """absl flag parsing with config override errors that name the field."""
+    try:
+        return flags.FLAGS(argv)
+    except (AttributeError, KeyError) as e:
+        bad = [a.split("=")[0] for a in argv if a.startswith("--config.")]
+        sys.exit(f"error: unknown config field in {bad} ({e}); only fields the config file "
+                 "defines can be overridden (see its get_config)")
+    except flags.Error as e:
+        sys.exit(f"error: {e}")
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # library INFO chatter hides the progress lines
     from ferjax.train import distributed
     distributed.maybe_initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
                                  _DISTRIBUTED.value)
@@ -49,4 +63,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(app.run(main))
+    sys.exit(app.run(main, flags_parser=parse_flags))

@@ -269,6 +269,11 @@ def _split_sources(data_cfg):
     if fold >= num_folds:
         raise ValueError(f"config.data.fold={fold} must be < config.data.num_folds={num_folds}")
     pool = sources.open_split(data_cfg, data_cfg["cv_split"])
-    folds = sources.field_values(pool, "fold") % num_folds
+    folds = sources.field_values(pool, "fold")
+    if np.any(folds < 0):
+        raise ValueError(f"{int(np.sum(folds < 0))} records of config.data.cv_split="
+                         f"{data_cfg['cv_split']!r} have no fold (unknown subject): this dataset "
+                         "cannot be cross-validated by subject; use its official splits")
+    folds = folds % num_folds
     return (sources.SubsetSource(pool, np.flatnonzero(folds != fold)),
             sources.SubsetSource(pool, np.flatnonzero(folds == fold)))

@@ -1,0 +1,1 @@
+"""AffectNet builder (CSV and npy releases)."""

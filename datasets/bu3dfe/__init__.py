@@ -1,0 +1,1 @@
+"""BU-3DFE (2-D frontal images) builder."""

@@ -1,0 +1,1 @@
+"""CK+ (extended Cohn-Kanade) builder."""

@@ -1,0 +1,1 @@
+"""FER-2013 and FER+ builder."""

@@ -1,0 +1,1 @@
+"""FERSynth TFDS builder (rendered procedurally by ferjax.synth; nothing is downloaded)."""

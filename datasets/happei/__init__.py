@@ -1,0 +1,1 @@
+"""HAPPEI builder (a simple layout of the user's choosing)."""

@@ -1,0 +1,1 @@
+"""ISED builder (a simple layout of the user's choosing)."""

@@ -1,0 +1,21 @@
+"""JAFFE builder: 213 grey images, 10 subjects, leave-one-subject-out folds.
+Layout: ferjax.data.real.layouts.jaffe."""
+
+from __future__ import annotations
+
+from ferjax.data.real.builder import RealConfig, RealDatasetBuilder
+from ferjax.data.real.layouts import jaffe
+
+
+class Builder(RealDatasetBuilder):
+    """JAFFE: split 'train'; subject_id 0..9 (KA..YM); fold = subject (LOSO)."""
+
+    HOMEPAGE = "https://zenodo.org/record/3451524"
+    BUILDER_CONFIGS = [RealConfig(name="default", description="128² grey", grey=True)]
+    MANUAL_DOWNLOAD_INSTRUCTIONS = """
+    Request JAFFE at https://zenodo.org/record/3451524 and unpack it into manual_dir (any
+    folder depth): files named like KA.AN1.39.tiff.
+    """
+
+    def parse(self, manual_dir):
+        return jaffe.parse(manual_dir)

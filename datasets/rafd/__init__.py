@@ -1,0 +1,1 @@
+"""RaFD (Radboud Faces Database) builder."""

@@ -1,0 +1,1 @@
+"""RAF-DB (basic) builder."""

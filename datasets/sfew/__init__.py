@@ -1,0 +1,1 @@
+"""SFEW 2.0 builder."""

@@ -1,0 +1,141 @@
+"""Evaluation protocols as pure functions of subject ids, and the official splits as data.
+
+Fold functions take an int array of per-example subject ids (shape (N,)) and return an int64
+array (N,) of fold indices. All subject-disjoint schemes order subjects by id and cut the
+sorted list into contiguous blocks, so k-fold, leave-N-subjects-out and leave-one-subject-out
+agree with each other (LOSO = leave-1-subject-out) and with Sun et al.'s RaFD ranges.
+Unknown subjects (-1) are an error: they cannot be placed subject-independently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping, Sequence
+
+import numpy as np
+
+# Sun et al.: five subject-disjoint RaFD folds by model id range (inclusive).
+SUN_RAFD_RANGES: tuple[tuple[int, int], ...] = ((1, 15), (16, 29), (30, 43), (44, 57), (58, 73))
+
+
+def _known_subjects(subject_ids) -> np.ndarray:
+    ids = np.asarray(subject_ids, np.int64)
+    if ids.ndim != 1:
+        raise ValueError(f"subject_ids must be 1-D, got shape {ids.shape}")
+    if (ids < 0).any():
+        raise ValueError(f"{int((ids < 0).sum())} examples have unknown subject id -1; "
+                         "subject-independent folds need every subject id")
+    return ids
+
+
+def _folds_from_blocks(ids: np.ndarray, blocks: Sequence[np.ndarray]) -> np.ndarray:
+    fold_of = {int(s): f for f, block in enumerate(blocks) for s in block}
+    return np.array([fold_of[int(s)] for s in ids], np.int64)
+
+
+def subject_kfold(subject_ids, k: int) -> np.ndarray:
+    """k subject-disjoint folds: sorted unique subjects cut into k contiguous blocks whose sizes
+    differ by at most one (numpy.array_split). (N,) -> (N,) fold in [0, k)."""
+    ids = _known_subjects(subject_ids)
+    subjects = np.unique(ids)
+    if not 1 <= k <= len(subjects):
+        raise ValueError(f"k={k}: need 1 <= k <= number of subjects ({len(subjects)})")
+    return _folds_from_blocks(ids, np.array_split(subjects, k))
+
+
+def leave_n_subjects_out(subject_ids, n: int) -> np.ndarray:
+    """Folds of n consecutive subjects (sorted by id; the last fold may hold fewer):
+    FERAtt's leave-10-subjects-out is n=10. (N,) -> (N,) fold in [0, ceil(S/n))."""
+    ids = _known_subjects(subject_ids)
+    if n < 1:
+        raise ValueError(f"n={n}: must be >= 1")
+    subjects = np.unique(ids)
+    return _folds_from_blocks(ids, [subjects[i:i + n] for i in range(0, len(subjects), n)])
+
+
+def leave_one_subject_out(subject_ids) -> np.ndarray:
+    """One fold per subject (JAFFE's usual protocol): fold = rank of the subject id."""
+    return leave_n_subjects_out(subject_ids, 1)
+
+
+def folds_by_subject_ranges(subject_ids, ranges: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Fold f holds subjects with ranges[f][0] <= id <= ranges[f][1]; an id in no range is an
+    error naming it."""
+    ids = _known_subjects(subject_ids)
+    folds = np.full(ids.shape, -1, np.int64)
+    for f, (lo, hi) in enumerate(ranges):
+        folds[(ids >= lo) & (ids <= hi)] = f
+    if (folds < 0).any():
+        raise ValueError(f"subject ids {sorted(set(ids[folds < 0].tolist()))} fall in none of "
+                         f"the ranges {list(ranges)}")
+    return folds
+
+
+def sun_rafd_folds(subject_ids) -> np.ndarray:
+    """Sun et al.'s five RaFD folds (model ids 1-15, 16-29, 30-43, 44-57, 58-73)."""
+    return folds_by_subject_ranges(subject_ids, SUN_RAFD_RANGES)
+
+
+def fold_split(folds, test_fold: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train indices, test indices) for one fold of a fold array (N,)."""
+    folds = np.asarray(folds)
+    if test_fold not in set(folds.tolist()):
+        raise ValueError(f"test_fold={test_fold} not among folds {sorted(set(folds.tolist()))}")
+    return np.flatnonzero(folds != test_fold), np.flatnonzero(folds == test_fold)
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+    """How ferjax evaluates on a dataset: train/test splits of the prepared data, or k folds of
+    the `fold` feature (train split) when kind == 'folds'."""
+    dataset: str
+    kind: str  # "official" | "folds"
+    train_split: str = "train"
+    test_split: str | None = None
+    num_folds: int | None = None
+    note: str = ""
+
+
+# Default protocol per builder (the record's `fold` holds the fold for kind == "folds").
+PROTOCOLS: Mapping[str, Protocol] = {
+    "ckplus": Protocol("ckplus", "folds", num_folds=10,
+                       note="10-fold subject-independent (contiguous blocks of sorted subject ids)"),
+    "jaffe": Protocol("jaffe", "folds", num_folds=10, note="leave-one-subject-out"),
+    "rafd": Protocol("rafd", "folds", num_folds=5, note="Sun et al.'s subject ranges"),
+    "bu3dfe": Protocol("bu3dfe", "folds", num_folds=10, note="10-fold subject-independent"),
+    "kdef": Protocol("kdef", "folds", num_folds=10, note="10-fold subject-independent"),
+    "fer2013": Protocol("fer2013", "official", test_split="test",
+                        note="Training / PrivateTest; PublicTest is 'validation'"),
+    "affectnet": Protocol("affectnet", "official", test_split="validation",
+                          note="test set unreleased: validation serves as test"),
+    "sfew": Protocol("sfew", "official", test_split="validation", note="test labels withheld"),
+    "rafdb": Protocol("rafdb", "official", test_split="test"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetRef:
+    """A prepared dataset split: builder name, config name, split."""
+    builder: str
+    config: str
+    split: str
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossDatasetSpec:
+    """Train on one dataset split, evaluate on others, in a shared label space ('seven' by
+    default, since several datasets lack contempt)."""
+    train: DatasetRef
+    tests: tuple[DatasetRef, ...]
+    label_space: str = "seven"
+
+
+def cross_dataset_specs(refs: Mapping[str, tuple[DatasetRef, DatasetRef]],
+                        label_space: str = "seven") -> list[CrossDatasetSpec]:
+    """Every "train on one, test on all the others" spec. refs: dataset name -> (train ref,
+    test ref). Returns one spec per dataset, tests in name order."""
+    names = sorted(refs)
+    return [CrossDatasetSpec(train=refs[a][0],
+                             tests=tuple(refs[b][1] for b in names if b != a),
+                             label_space=label_space)
+            for a in names]

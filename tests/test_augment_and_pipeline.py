@@ -1,0 +1,137 @@
+import grain
+import numpy as np
+import pytest
+
+from ferjax.data import augment, pipeline, sources
+
+
+def _face_like_landmarks():
+    rng = np.random.default_rng(0)
+    return rng.uniform(5, 30, (68, 2)).astype(np.float32)
+
+
+def test_flip_permutation_is_an_involution_swapping_sides():
+    perm = augment.IBUG_FLIP
+    np.testing.assert_array_equal(perm[perm], np.arange(68))
+    assert perm[36] == 45 and perm[39] == 42 and perm[48] == 54 and perm[0] == 16
+    for fixed in (8, 27, 28, 29, 30, 33, 51, 57, 62, 66):
+        assert perm[fixed] == fixed
+
+
+def test_horizontal_flip_mirrors_pixels_and_landmarks_consistently():
+    img = np.zeros((10, 8, 1), np.float32)
+    img[2, 1] = 1.0
+    lm = np.tile(np.array([[1.0, 2.0]], np.float32), (68, 1))
+    lm[36] = [1.0, 2.0]
+    lm[45] = [6.0, 2.0]
+    out = augment.horizontal_flip({"image": img, "landmarks": lm})
+    assert out["image"][2, 6, 0] == 1.0          # x -> W - 1 - x
+    np.testing.assert_allclose(out["landmarks"][45], [6.0, 2.0])  # old 36 is now right side
+    np.testing.assert_allclose(out["landmarks"][36], [1.0, 2.0])
+    twice = augment.horizontal_flip(out)
+    np.testing.assert_array_equal(twice["image"], img)
+    np.testing.assert_allclose(twice["landmarks"], lm)
+
+
+def test_crop_moves_landmarks_with_the_pixels():
+    img = np.zeros((20, 16, 1), np.float32)
+    img[12, 9] = 1.0
+    lm = np.full((68, 2), [9.0, 12.0], np.float32)
+    out = augment.crop({"image": img, "landmarks": lm}, 5, 3, 10, 10)
+    y, x = np.argwhere(out["image"][..., 0] == 1.0)[0]
+    np.testing.assert_allclose(out["landmarks"][0], [x, y])
+
+
+def test_crop_larger_than_image_names_the_field():
+    with pytest.raises(ValueError, match="crop_size"):
+        augment.center_crop({"image": np.zeros((8, 8, 1))}, 10, 8)
+
+
+def test_rgb_to_grey_uses_luma_weights():
+    img = np.array([[[255, 0, 0]]], np.uint8)
+    np.testing.assert_allclose(pipeline.to_channels(img, 1), [[[0.299]]], rtol=1e-5)
+    assert pipeline.to_channels(np.zeros((2, 2, 1), np.uint8), 3).shape == (2, 2, 3)
+
+
+def _records(n, size=20):
+    rng = np.random.default_rng(1)
+    return [{"image": rng.integers(0, 255, (size, size, 1)).astype(np.uint8),
+             "label": np.int64(i % 8), "fold": np.int64(i % 3)} for i in range(n)]
+
+
+def test_normalisation_is_from_the_training_images():
+    recs = _records(10)
+    spec = pipeline.ExampleSpec((16, 16), 1, tuple(range(8)))
+    norm = pipeline.estimate_normalisation(sources.ListSource(recs), spec, 100)
+    crops = np.stack([r["image"][2:18, 2:18] / 255.0 for r in recs])
+    assert norm.mean[0] == pytest.approx(crops.mean(), rel=1e-6)
+    assert norm.std[0] == pytest.approx(crops.std(), rel=1e-5)
+
+
+def test_eval_batches_cover_every_example_once_with_zero_weight_padding():
+    recs = _records(11)
+    spec = pipeline.ExampleSpec((16, 16), 1, tuple(range(8)))
+    transform = pipeline.EvalTransform(spec, pipeline.Normalisation((0.5,), (0.25,)))
+    batches = list(pipeline.eval_batches(sources.ListSource(recs), transform,
+                                         local_batch_size=4))
+    assert len(batches) == 3
+    weights = np.concatenate([b["weight"] for b in batches])
+    assert weights.sum() == 11 and weights[-1] == 0
+    labels = np.concatenate([b["label"] for b in batches])[:11]
+    np.testing.assert_array_equal(labels, [i % 8 for i in range(11)])
+    # two processes: same number of batches each, together every example once
+    shares = [list(pipeline.eval_batches(sources.ListSource(recs), transform, local_batch_size=4,
+                                         process_index=p, process_count=2)) for p in range(2)]
+    assert len(shares[0]) == len(shares[1]) == 2
+    assert sum(b["weight"].sum() for s in shares for b in s) == 11
+
+
+def test_label_map_drops_classes_before_training():
+    recs = _records(16)
+    table = [0, 1, 2, 3, 4, 5, 6, -1]   # seven classes: contempt (7) dropped
+    kept = pipeline.labelled_indices(sources.ListSource(recs), table)
+    assert len(kept) == 14 and all(recs[i]["label"] != 7 for i in kept)
+
+
+def test_process_shares_reassemble_the_single_process_batches():
+    recs = _records(24)
+    spec = pipeline.ExampleSpec((16, 16), 1, tuple(range(8)))
+    transform = pipeline.TrainTransform(spec, pipeline.Normalisation((0.5,), (0.25,)),
+                                        flip=True, random_crop=True)
+    whole = iter(pipeline.train_dataset(sources.ListSource(recs), transform, seed=3,
+                                        local_batch_size=8))
+    parts = [iter(pipeline.train_dataset(sources.ListSource(recs), transform, seed=3,
+                                         local_batch_size=4, process_index=p, process_count=2))
+             for p in range(2)]
+    for _ in range(4):  # crosses an epoch boundary
+        expected = next(whole)
+        got = [next(p) for p in parts]
+        np.testing.assert_array_equal(np.concatenate([g["image"] for g in got]),
+                                      expected["image"])
+
+
+def test_train_iterator_resumes_from_its_state():
+    recs = _records(24)
+    spec = pipeline.ExampleSpec((16, 16), 1, tuple(range(8)))
+    transform = pipeline.TrainTransform(spec, pipeline.Normalisation((0.5,), (0.25,)),
+                                        flip=True, random_crop=True)
+    make = lambda: iter(pipeline.train_dataset(sources.ListSource(recs), transform,  # noqa
+                                               seed=5, local_batch_size=4))
+    it = make()
+    for _ in range(3):
+        next(it)
+    state = it.get_state()
+    expected = [next(it)["image"] for _ in range(3)]
+    resumed = make()
+    resumed.set_state(state)
+    for e in expected:
+        np.testing.assert_array_equal(next(resumed)["image"], e)
+
+
+def test_cross_validation_rejects_records_without_folds():
+    recs = _records(6)
+    recs[2]["fold"] = np.int64(-1)
+    cfg = {"source": "memory", "records": {"all": sources.ListSource(recs)}, "fold": 0,
+           "num_folds": 3, "cv_split": "all"}
+    with pytest.raises(ValueError, match="no fold"):
+        pipeline._split_sources(cfg)

@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+from configs import pieces, sun_attention, sun_baseline, sun_gap
+from ferjax.train import optim
+
+
+def test_triangular_schedule_matches_the_formula_by_hand():
+    s = optim.triangular_cyclical_schedule(1e-4, 0.05, 10_000)
+    assert float(s(0)) == pytest.approx(1e-4)
+    assert float(s(10_000)) == pytest.approx(0.05)
+    assert float(s(5_000)) == pytest.approx(1e-4 + 0.5 * (0.05 - 1e-4))
+    assert float(s(20_000)) == pytest.approx(1e-4)
+    assert float(s(25_000)) == pytest.approx(float(s(5_000)))
+
+
+def test_cosine_schedule_warms_up_and_decays():
+    s = optim.make_schedule({"kind": "cosine", "lr": 1.0, "warmup_steps": 10}, 110)
+    assert float(s(0)) == 0.0 and float(s(10)) == pytest.approx(1.0)
+    assert float(s(110)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_bad_optimiser_and_schedule_names_are_named():
+    with pytest.raises(ValueError, match="config.train.schedule.kind='linear'"):
+        optim.make_schedule({"kind": "linear"}, 10)
+    with pytest.raises(ValueError, match="config.train.optimizer.name='adagrad'"):
+        optim.make_optimizer({"name": "adagrad"}, optim.make_schedule(
+            {"kind": "constant", "lr": 0.1}, 1))
+
+
+def test_config_arguments_are_typed_and_checked():
+    c = sun_attention.get_config("variant=symmetric,beta=2,steps=7,cv")
+    assert c.model.symmetric and c.model.beta == 2.0 and c.train.num_steps == 7
+    assert c.protocol == "kfold"
+    assert sun_baseline.get_config("classes=7").data.label_space == "seven"
+    assert sun_gap.get_config(None).model.name == "sun_gap"
+    with pytest.raises(ValueError, match="unknown config argument 'varient'"):
+        sun_attention.get_config("varient=symmetric")
+    with pytest.raises(ValueError, match="variant='mirror'"):
+        sun_attention.get_config("variant=mirror")
+    with pytest.raises(ValueError, match="classes=6"):
+        sun_attention.get_config("classes=6")
+
+
+def test_parse_arg_rejects_values_of_the_wrong_type():
+    with pytest.raises(ValueError):
+        pieces.parse_arg("steps=many", {"steps": 3})
+    with pytest.raises(ValueError, match="is not a boolean"):
+        pieces.parse_arg("cv=maybe", {"cv": False})
+    assert pieces.parse_arg("", {"a": 1}).a == 1
+
+
+def test_default_workdir_is_stable_and_safe():
+    import launch
+    assert str(launch.default_workdir("configs/sun_attention.py")) == "runs/sun_attention"
+    assert str(launch.default_workdir("configs/sun_attention.py:variant=symmetric,cv")) == \
+        "runs/sun_attention-variant=symmetric_cv"
