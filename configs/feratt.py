@@ -8,11 +8,12 @@ The three methods of the paper's tables:
   python launch.py --config=configs/feratt.py:variant=rep_cls
 Paper settings (128×128 input, batch 200, 60 epochs):  ...feratt.py:paper
 Cross-validation on the dataset's subject folds:       ...feratt.py:cv
-Real dataset with face masks, COCO-like backgrounds:   ...feratt.py:data=ck_plus,backgrounds=/path/to/images
+Real dataset with face masks, COCO-like backgrounds:   ...feratt.py:data=ckplus,backgrounds=/path/to/images
 Smoke run (seconds):                                   ...feratt.py:runlocal
 Arguments (comma-separated): variant=baseline|cls|rep_cls, data=<FERSynth config or real builder
-with masks>, render (default on; render=false uses the records as they are, target image ⊗ mask), backgrounds=""
-(procedural) or an image folder, size=64|128, classes=8|7, steps=400, batch=32, paper, cv,
+with masks>, render (default on; render=false uses the records as they are, target image ⊗ mask),
+backgrounds=fersynth (FERSynth's procedural backgrounds; "" a simpler built-in generator) or an
+image folder, size=64|128, classes=8|7, steps=400, batch=32, paper, cv,
 runlocal. ImageNet ResNet34 weights for G_att: --config.model.resnet34_weights=/path/resnet34.npz
 (convert a torchvision state_dict with scripts/convert_resnet34.py).
 
@@ -28,7 +29,7 @@ DEFAULTS = {
     "variant": "rep_cls",
     "data": "composite",
     "render": True,
-    "backgrounds": "",
+    "backgrounds": "fersynth",
     "size": 64,
     "classes": 8,
     "steps": 400,

@@ -117,6 +117,9 @@ def test_evaluation_settings_are_harder():
 def test_background_sources(tmp_path):
     rng = np.random.default_rng(0)
     stack = np.random.default_rng(1).integers(0, 255, (2, 30, 20, 3)).astype(np.uint8)
+    synth = composite.as_background_source("fersynth")(rng, 40)
+    assert synth.shape == (40, 40, 3) and synth.dtype == np.uint8 and synth.std() > 0
+    assert composite.as_background_source("") is composite.procedural_background
     crop = composite.as_background_source(stack)(rng, 56)
     assert crop.shape == (56, 56, 3) and crop.dtype == np.uint8
     cv2.imwrite(str(tmp_path / "a.png"), stack[0])

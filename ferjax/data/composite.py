@@ -168,10 +168,29 @@ class FolderBackgrounds:
         return _random_crop(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), rng, size)
 
 
+@dataclasses.dataclass(frozen=True)
+class FERSynthBackgrounds:
+    """FERSynth's procedural backgrounds (ferjax.synth), kinds drawn with the given odds
+    (default: its `composite` preset's gradient/clutter mix)."""
+
+    kinds: tuple[str, ...] = ("gradient", "clutter")
+    probs: tuple[float, ...] = (0.4, 0.6)
+
+    def __call__(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        from ferjax import synth  # noqa: PLC0415 - the renderer is usable without FERSynth
+
+        kind = self.kinds[int(rng.choice(len(self.kinds), p=np.asarray(self.probs) /
+                                         np.sum(self.probs)))]
+        return synth.render_background(rng, kind, (size, size, 3))
+
+
 def as_background_source(source: Any = None) -> BackgroundSource:
-    """None → procedural; a callable → itself; an array → ArrayBackgrounds; a path → folder."""
-    if source is None:
+    """None or "" → the built-in procedural generator; "fersynth" → FERSynthBackgrounds; a
+    callable → itself; an array → ArrayBackgrounds; another path → FolderBackgrounds."""
+    if source is None or (isinstance(source, str) and not source):
         return procedural_background
+    if isinstance(source, str) and source == "fersynth":
+        return FERSynthBackgrounds()
     if isinstance(source, np.ndarray):
         return ArrayBackgrounds(source)
     if isinstance(source, (str, pathlib.Path)):
