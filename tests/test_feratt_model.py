@@ -35,15 +35,16 @@ def test_full_feratt_size_is_near_the_reference():
 def tiny_runs():
     images = jax.random.uniform(jax.random.key(1), (2, 64, 64, 3))
     runs = {}
-    for variant in ("baseline", "feratt_cls", "feratt_rep_cls"):
+    for variant in ("baseline", "feratt_rep_cls"):
         model = build_model(dict(TINY, variant=variant), DATA)
-        variables = model.init(jax.random.key(0), images)
-        runs[variant] = (model, variables, model.apply(variables, images, train=False))
+        # One compiled init that also returns the (inference-mode) outputs.
+        outputs, variables = jax.jit(model.init_with_output)(jax.random.key(0), images)
+        runs[variant] = (model, variables, outputs)
     return images, runs
 
 
 def test_feratt_outputs_follow_the_contract(tiny_runs):
-    _, runs = tiny_runs
+    images, runs = tiny_runs
     _, _, out = runs["feratt_rep_cls"]
     assert out["logits"].shape == (2, 3)
     assert out["embedding"].shape == (2, 5)
@@ -54,8 +55,10 @@ def test_feratt_outputs_follow_the_contract(tiny_runs):
     assert 0.0 <= float(out["attention"].min()) and float(out["attention"].max()) <= 1.0
     np.testing.assert_allclose(out["attention_image_small"][0, 0, 0],
                                out["attention_image"][0, :4, :4].mean(axis=(0, 1)), rtol=1e-5)
-    _, _, cls = runs["feratt_cls"]
+    cls_model = build_model(dict(TINY, variant="feratt_cls"), DATA)
+    cls = jax.eval_shape(lambda x: cls_model.init_with_output(jax.random.key(0), x)[0], images)
     assert cls["embedding"].shape == (2, 4 * 8)  # plain head: pooled features
+    assert cls["attention_image"].shape == (2, 64, 64, 3)
 
 
 def test_baseline_is_the_classifier_on_the_pooled_image(tiny_runs):
@@ -81,7 +84,7 @@ def test_one_training_gradient_reaches_every_module(tiny_runs):
                              images, train=True, mutable=["batch_stats"])
         return total_loss(out, batch, terms)[0]
 
-    grads = jax.grad(loss_fn)(variables["params"])
+    grads = jax.jit(jax.grad(loss_fn))(variables["params"])
     for module in ("g_att", "g_ft", "g_rec", "g_rep"):
         norm = sum(float(jnp.sum(g ** 2)) for g in jax.tree.leaves(grads[module]))
         assert np.isfinite(norm) and norm > 0, module

@@ -79,6 +79,7 @@ def test_gradient_matches_finite_differences():
     z0 = np.array([[0.3, -0.2], [0.9, 0.4], [1.1, 0.2], [1.6, -0.5], [0.2, 0.8]], np.float32)
     labels = jnp.asarray([0, 0, 1, 1, 2])
 
+    @jax.jit
     def f(z):
         return manifold.gaussian_manifold({"embedding": z}, {"label": labels},
                                           sigma=0.5, num_classes=4)
