@@ -18,6 +18,7 @@ import optax
 
 from ferjax.losses import total_loss
 from ferjax.models import build_model
+from configs.feratt import SMALL_MODEL
 
 TERMS = {
     "baseline": {"emotion_ce": {}},
@@ -35,12 +36,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--num_resblocks", type=int, default=8)
     parser.add_argument("--embedding_dim", type=int, default=32)
+    parser.add_argument("--small", action="store_true",
+                        help="the reduced-width CPU model of configs/feratt.py:small")
     args = parser.parse_args()
 
     num_classes = 8
-    model = build_model({"name": "feratt", "variant": args.variant,
-                         "num_resblocks": args.num_resblocks, "embedding_dim": args.embedding_dim},
-                        {"num_classes": num_classes, "image_shape": (args.size, args.size, 3)})
+    model_cfg = {"name": "feratt", "variant": args.variant,
+                 "num_resblocks": args.num_resblocks, "embedding_dim": args.embedding_dim}
+    if args.small:
+        model_cfg.update(SMALL_MODEL)
+    model = build_model(model_cfg, {"num_classes": num_classes,
+                                    "image_shape": (args.size, args.size, 3)})
     key = jax.random.key(0)
     images = jax.random.uniform(key, (args.batch, args.size, args.size, 3))
     batch = {"image": images, "face": images * (images > 0.5),

@@ -9,11 +9,12 @@ The three methods of the paper's tables:
 Paper settings (128×128 input, batch 200, 60 epochs):  ...feratt.py:paper
 Cross-validation on the dataset's subject folds:       ...feratt.py:cv
 Real dataset with face masks, COCO-like backgrounds:   ...feratt.py:data=ckplus,backgrounds=/path/to/images
+Reduced widths for CPU comparisons:                     ...feratt.py:small
 Smoke run (seconds):                                   ...feratt.py:runlocal
 Arguments (comma-separated): variant=baseline|cls|rep_cls, data=<FERSynth config or real builder
 with masks>, render (default on; render=false uses the records as they are, target image ⊗ mask),
 backgrounds=fersynth (FERSynth's procedural backgrounds; "" a simpler built-in generator) or an
-image folder, size=64|128, classes=8|7, steps=400, batch=32, paper, cv,
+image folder, size=64|128, classes=8|7, steps=400, batch=32, paper, small, cv,
 runlocal. ImageNet ResNet34 weights for G_att: --config.model.resnet34_weights=/path/resnet34.npz
 (convert a torchvision state_dict with scripts/convert_resnet34.py).
 
@@ -35,9 +36,15 @@ DEFAULTS = {
     "steps": 400,
     "batch": 32,
     "paper": False,
+    "small": False,
     "cv": False,
     "runlocal": False,
 }
+
+# A reduced-width FERAtt for CPU comparisons (argument `small`): same modules and losses,
+# about 1/4 of the widths.
+SMALL_MODEL = {"encoder_widths": (16, 32, 64, 128), "encoder_blocks": (2, 2, 2, 2),
+               "decoder_filters": 8, "rec_width": 16, "rep_width": 16, "num_resblocks": 2}
 
 VARIANTS = {"baseline": "baseline", "cls": "feratt_cls", "rep_cls": "feratt_rep_cls"}
 
@@ -110,6 +117,8 @@ def get_config(arg=None):
         c.train.batch_size = 200
         c.train.num_steps = 0
         c.train.num_epochs = 60.0
+    if a.small:
+        c.model.update(SMALL_MODEL)
     if a.cv:
         c.protocol = "kfold"
     if a.runlocal:
