@@ -59,6 +59,37 @@ def test_mask_face_and_landmarks_stay_aligned_under_the_hardest_warp(seed):
     np.testing.assert_allclose(out["landmarks"].mean(axis=0), centre, atol=1.0)
 
 
+def test_au_region_bits_follow_the_face():
+    settings = dataclasses.replace(composite.evaluation_settings(SMALL), noise_prob=0.0,
+                                   blur_prob=0.0, clahe_prob=0.0)
+    record = _face_record()
+    # 4×4 cells over the 40×40 face image: "AU 0" on face cells of the upper half, "AU 1" on
+    # those of the lower half (a cell counts as face when fully inside the mask).
+    inside = record["mask"][..., 0].reshape(10, 4, 10, 4).min(axis=(1, 3)) > 0
+    regions = np.zeros((10, 10), np.uint16)
+    regions[:5][inside[:5]] = 0b01
+    regions[5:][inside[5:]] = 0b10
+    background = np.zeros((settings.canvas_size,) * 2 + (3,), np.uint8)
+    out = composite.render(record["image"], record["mask"], background,
+                           np.random.default_rng(1), settings, au_regions=regions)
+    cells = out["au_regions"]
+    assert cells.shape == (8, 8) and cells.dtype == np.uint16
+    assert (cells & 1).any() and (cells & 2).any()
+    # Each AU's cells lie on the warped face: their 4×4 blocks touch the output mask, up to
+    # one cell at the border (the mask is eroded by a pixel when cleaned).
+    mask_cells = out["mask"][..., 0].reshape(8, 4, 8, 4).max(axis=(1, 3)).astype(np.uint8)
+    assert np.all(cv2.dilate(mask_cells, np.ones((3, 3), np.uint8))[cells > 0])
+    assert np.mean(mask_cells[cells > 0] > 0) > 0.9
+    # ... and keep their order along the face's (rotated) vertical axis.
+    up = np.array([-out["matrix"][0, 1], -out["matrix"][1, 1]])  # image of the face's "up"
+    centre = lambda bits: np.argwhere(cells & bits).mean(axis=0)[::-1]  # (x, y) in cells
+    assert np.dot(centre(1) - centre(2), up) > 0
+    grain_record = dict(record, au_regions=regions, box=np.zeros(4, np.float32))
+    mapped = composite.CompositeTransform(settings).random_map(grain_record,
+                                                               np.random.default_rng(0))
+    assert mapped["au_regions"].shape == (8, 8) and "box" not in mapped
+
+
 def test_luminance_factor_is_the_ratio_then_clipped():
     mask = np.zeros((8, 8), bool)
     mask[2:6, 2:6] = True

@@ -253,6 +253,27 @@ def _transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return points @ matrix[:, :2].T + matrix[:, 2]
 
 
+def warp_cell_bits(regions: np.ndarray, face_shape: tuple[int, int], matrix: np.ndarray,
+                   settings: CompositeSettings, cell: int = 4) -> np.ndarray:
+    """Carries a per-cell bit map (e.g. FERSynth's au_regions, uint16 (ceil(H/cell),
+    ceil(W/cell)) over the face image) through the renderer's geometry: expanded to pixels,
+    resized and warped with nearest-neighbour sampling like the mask, then OR-pooled back to
+    cells of the output image. Returns uint16 (ceil(S/cell), ceil(S/cell))."""
+    h, w = face_shape
+    full = np.repeat(np.repeat(np.asarray(regions, np.uint16), cell, 0), cell, 1)[:h, :w]
+    size, canvas, out, pad = (settings.render_size, settings.canvas_size, settings.output_size,
+                              settings.pad)
+    full = cv2.resize(full, (size, size), interpolation=cv2.INTER_NEAREST)
+    full = cv2.copyMakeBorder(full, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    full = cv2.warpAffine(full, matrix, (canvas, canvas), flags=cv2.INTER_NEAREST,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    full = cv2.resize(full, (out, out), interpolation=cv2.INTER_NEAREST)
+    cells = -(-out // cell)
+    full = np.pad(full, ((0, cells * cell - out), (0, cells * cell - out)))
+    return np.bitwise_or.reduce(full.reshape(cells, cell, cells, cell), axis=(1, 3)).astype(
+        np.uint16)
+
+
 def _photometric(image: np.ndarray, rng: np.random.Generator, settings: CompositeSettings):
     """CLAHE, noise and blur on a uint8 (H, W) grey or (H, W, 3) RGB image."""
     if rng.random() < settings.clahe_prob:
@@ -280,17 +301,20 @@ def _finish_channels(image: np.ndarray, settings: CompositeSettings) -> np.ndarr
 
 def render(face: np.ndarray, mask: np.ndarray, background: np.ndarray,
            rng: np.random.Generator, settings: CompositeSettings,
-           landmarks: np.ndarray | None = None) -> dict[str, Any]:
+           landmarks: np.ndarray | None = None,
+           au_regions: np.ndarray | None = None) -> dict[str, Any]:
     """Composites one face on one background.
 
     Args:
       face: uint8 (H, W, 1|3) face image. mask: uint8 (H, W[, 1]), face where > 127.
       background: uint8 (canvas, canvas, 3) RGB, canvas = settings.canvas_size.
       landmarks: optional (L, 2) (x, y) pixel coordinates in `face`'s frame (NaN = absent).
+      au_regions: optional uint16 (ceil(H/4), ceil(W/4)) AU bit map of `face` (FERSynth).
     Returns a dict with, at output_size S and C = settings.channels:
       "image" uint8 (S, S, C) composite; "face" uint8 (S, S, C) warped face on black without
       the luminance change; "mask" uint8 (S, S, 1) in {0, 255}; "landmarks" (L, 2) in the
-      output frame (when given); "matrix" (2, 3) canvas affine; "luminance_factor" float.
+      output frame and "au_regions" (ceil(S/4), ceil(S/4)) (when given); "matrix" (2, 3)
+      canvas affine; "luminance_factor" float.
     """
     face = _as_rgb(face, "composite face image")
     mask = np.asarray(mask)
@@ -348,14 +372,17 @@ def render(face: np.ndarray, mask: np.ndarray, background: np.ndarray,
         points = points * np.array([size / face.shape[1], size / face.shape[0]]) + pad
         result["landmarks"] = (_transform_points(points, matrix) * (out / canvas)).astype(
             np.float32)
+    if au_regions is not None:
+        result["au_regions"] = warp_cell_bits(au_regions, face.shape[:2], matrix, settings)
     return result
 
 
 class CompositeTransform(grain.transforms.RandomMap):
     """grain random transform: record with "image" and "mask" → composited record.
 
-    Replaces "image", "mask" and (when present) "landmarks" by their rendered versions and adds
-    "face" (the face-only target); other keys pass through. Records without a mask are an
+    Replaces "image", "mask" and (when present) "landmarks" and "au_regions" by their rendered
+    versions and adds "face" (the face-only target, replacing any stored one); "box" (a face
+    box in the old frame) is dropped; other keys pass through. Records without a mask are an
     error naming the missing key.
     """
 
@@ -371,12 +398,14 @@ class CompositeTransform(grain.transforms.RandomMap):
                                f"provide face masks (keys present: {sorted(element)})")
         background = self.backgrounds(rng, self.settings.canvas_size)
         landmarks = element.get("landmarks")
+        au_regions = element.get("au_regions")
         rendered = render(element["image"], element["mask"], background, rng, self.settings,
-                          landmarks=landmarks)
-        out = dict(element)
+                          landmarks=landmarks, au_regions=au_regions)
+        out = {k: v for k, v in element.items() if k != "box"}
         out.update(image=rendered["image"], mask=rendered["mask"], face=rendered["face"])
-        if landmarks is not None:
-            out["landmarks"] = rendered["landmarks"]
+        for key in ("landmarks", "au_regions"):
+            if key in rendered:
+                out[key] = rendered[key]
         return out
 
 
