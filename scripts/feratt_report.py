@@ -24,16 +24,16 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import orbax.checkpoint as ocp
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from configs import feratt as feratt_config  # noqa: E402
 from ferjax import synth  # noqa: E402
-from ferjax.data import pipeline  # noqa: E402
+from ferjax.data import pipeline, sources  # noqa: E402
 from ferjax.evaluation import robustness, statistics  # noqa: E402
 from ferjax.models import build_model  # noqa: E402
+from ferjax.train import optim  # noqa: E402
 from ferjax.train import state as state_lib  # noqa: E402
 from ferjax.viz import feratt_figures  # noqa: E402
 
@@ -59,7 +59,10 @@ def _config(variant: str, args: str, overrides: list[str], fold: int):
 def _restore(config, data, workdir: pathlib.Path):
     model = build_model(config.model, data.info)
     variables = state_lib.init_variables(model, jax.random.key(0), data.info["image_shape"])
-    state = state_lib.create_train_state(model, variables, optax.identity())
+    # The run's optimiser, so the restored optimiser state has the saved structure.
+    tx = optim.make_optimizer(config.train.optimizer,
+                              optim.make_schedule(config.train.schedule, 1))
+    state = state_lib.create_train_state(model, variables, tx, config.train.get("trainable", ""))
     manager = ocp.CheckpointManager(workdir.resolve() / "checkpoints")
     step = manager.latest_step()
     if step is None:
@@ -126,12 +129,18 @@ def main() -> None:
     parser.add_argument("--override", action="append", default=[], help="a.b=value")
     parser.add_argument("--out", required=True)
     parser.add_argument("--noise_fold", type=int, default=0)
+    parser.add_argument("--folds", default="", help="comma-separated subset of folds")
+    parser.add_argument("--variants", default="baseline,cls,rep_cls")
+    parser.add_argument("--max_examples", type=int, default=0,
+                        help="> 0: score k-NN, I_att and noise on at most this many examples")
     args = parser.parse_args()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    variants = [v for v in METHODS if pathlib.Path(f"{args.runs}_{v}").is_dir()]
+    variants = [v for v in args.variants.split(",") if pathlib.Path(f"{args.runs}_{v}").is_dir()]
     folds = sorted(int(p.name[4:]) for p in pathlib.Path(f"{args.runs}_{variants[0]}").glob("fold*"))
+    if args.folds:
+        folds = [int(f) for f in args.folds.split(",")]
     report = {"methods": {}, "folds": folds}
     per_fold_acc = []
     noise, attention_images = {}, {}
@@ -147,21 +156,27 @@ def main() -> None:
             config = _config(variant, args.args, args.override, fold)
             data = pipeline.build_data(config.data, seed=config.seed)
             model, variables = _restore(config, data, workdir)
-            ev = _forward(model, variables, data, data.eval)
-            tr = _forward(model, variables, data, data.train)
+            eval_src, train_src = data.eval, data.train
+            if args.max_examples:
+                eval_src = sources.SubsetSource(eval_src, np.arange(min(len(eval_src),
+                                                                        args.max_examples)))
+                train_src = sources.SubsetSource(train_src, np.arange(min(len(train_src),
+                                                                          args.max_examples)))
+            ev = _forward(model, variables, data, eval_src)
+            tr = _forward(model, variables, data, train_src)
             fold_extra = {"knn11": statistics.knn_accuracy(tr["embedding"], tr["label"],
                                                            ev["embedding"], ev["label"])}
             if "attention_image" in ev and "mask" in ev:
                 fold_extra["iatt_mask_iou"] = float(np.mean(
                     robustness.attention_mask_iou(ev["attention_image"], ev["mask"])))
-                au = _au_share(ev["attention_image"], data.eval, len(ev["label"]), ev["label"],
+                au = _au_share(ev["attention_image"], eval_src, len(ev["label"]), ev["label"],
                               data.info["class_names"])
                 if au:
                     fold_extra.update(au)
             extra.append(fold_extra)
             if fold == args.noise_fold:
                 noise[METHODS[variant]] = [float(np.mean(np.argmax(
-                    _forward(model, variables, data, data.eval, noise_sigma=s)["logits"], -1)
+                    _forward(model, variables, data, eval_src, noise_sigma=s)["logits"], -1)
                     == ev["label"])) for s in robustness.NOISE_SIGMAS]
                 if "attention_image" in ev:
                     attention_images[variant] = ev
