@@ -17,6 +17,8 @@ import jax.numpy as jnp
 _REGISTRY: dict[str, str] = {
     "emotion_ce": "ferjax.losses.classification:emotion_cross_entropy",
     "landmark_nme": "ferjax.losses.landmarks:landmark_nme",
+    "attention_reconstruction": "ferjax.losses.attention:attention_reconstruction",
+    "gaussian_manifold": "ferjax.losses.manifold:gaussian_manifold",
 }
 
 

@@ -20,6 +20,7 @@ _REGISTRY: dict[str, str] = {
     "sun_gap": "ferjax.models.sun:gap_from_config",
     "jalal_self_attention": "ferjax.models.jalal:jalal_from_config",
     "emotional_dan": "ferjax.models.emotional_dan:emotional_dan_from_config",
+    "feratt": "ferjax.models.feratt:feratt_from_config",
 }
 
 

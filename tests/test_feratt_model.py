@@ -1,0 +1,99 @@
+"""FERAtt and PreActResNet18: parameter counts, output contract, variants, gradients."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ferjax.losses import total_loss
+from ferjax.models import build_model
+from ferjax.models.feratt import average_pool_to
+from ferjax.models.preact_resnet import preact_resnet18
+
+TINY = {"name": "feratt", "encoder_widths": (4, 8, 8, 8), "encoder_blocks": (1, 1, 1, 1),
+        "decoder_filters": 2, "rec_width": 4, "rep_width": 4, "num_resblocks": 1,
+        "embedding_dim": 5, "classifier_size": 16}
+DATA = {"num_classes": 3, "image_shape": (64, 64, 3)}
+
+
+def _param_count(module, shape):
+    variables = jax.eval_shape(lambda: module.init(jax.random.key(0), jnp.zeros(shape)))
+    return sum(x.size for x in jax.tree.leaves(variables["params"]))
+
+
+def test_preact_resnet18_has_the_cifar_reference_parameter_count():
+    assert _param_count(preact_resnet18(10), (1, 32, 32, 3)) == 11_171_146
+
+
+def test_full_feratt_size_is_near_the_reference():
+    model = build_model({"name": "feratt", "variant": "feratt_rep_cls", "num_resblocks": 8,
+                         "embedding_dim": 32}, {"num_classes": 8, "image_shape": (64, 64, 3)})
+    assert 45e6 < _param_count(model, (1, 64, 64, 3)) < 47e6
+
+
+@pytest.fixture(scope="module")
+def tiny_runs():
+    images = jax.random.uniform(jax.random.key(1), (2, 64, 64, 3))
+    runs = {}
+    for variant in ("baseline", "feratt_rep_cls"):
+        model = build_model(dict(TINY, variant=variant), DATA)
+        # One compiled init that also returns the (inference-mode) outputs.
+        outputs, variables = jax.jit(model.init_with_output)(jax.random.key(0), images)
+        runs[variant] = (model, variables, outputs)
+    return images, runs
+
+
+def test_feratt_outputs_follow_the_contract(tiny_runs):
+    images, runs = tiny_runs
+    _, _, out = runs["feratt_rep_cls"]
+    assert out["logits"].shape == (2, 3)
+    assert out["embedding"].shape == (2, 5)
+    assert out["attention_image"].shape == (2, 64, 64, 3)
+    assert out["attention_image_small"].shape == (2, 16, 16, 3)
+    assert out["attention"].shape == (2, 64, 64)
+    assert float(out["attention_image"].min()) >= 0.0  # G_rec ends with a ReLU
+    assert 0.0 <= float(out["attention"].min()) and float(out["attention"].max()) <= 1.0
+    np.testing.assert_allclose(out["attention_image_small"][0, 0, 0],
+                               out["attention_image"][0, :4, :4].mean(axis=(0, 1)), rtol=1e-5)
+    cls_model = build_model(dict(TINY, variant="feratt_cls"), DATA)
+    cls = jax.eval_shape(lambda x: cls_model.init_with_output(jax.random.key(0), x)[0], images)
+    assert cls["embedding"].shape == (2, 4 * 8)  # plain head: pooled features
+    assert cls["attention_image"].shape == (2, 64, 64, 3)
+
+
+def test_baseline_is_the_classifier_on_the_pooled_image(tiny_runs):
+    images, runs = tiny_runs
+    model, variables, out = runs["baseline"]
+    assert set(out) == {"logits", "embedding", "features"}
+    assert set(variables["params"]) == {"g_rep"}
+    direct = preact_resnet18(3, width=4).apply({"params": variables["params"]["g_rep"],
+                                                "batch_stats": variables["batch_stats"]["g_rep"]},
+                                               average_pool_to(images, 16))
+    np.testing.assert_allclose(out["logits"], direct["logits"], rtol=1e-5, atol=1e-6)
+
+
+def test_one_training_gradient_reaches_every_module(tiny_runs):
+    images, runs = tiny_runs
+    model, variables, _ = runs["feratt_rep_cls"]
+    batch = {"image": images, "label": jnp.asarray([0, 2]), "weight": jnp.ones(2),
+             "face": images * (images > 0.5)}
+    terms = {"emotion_ce": {}, "attention_reconstruction": {}, "gaussian_manifold": {}}
+
+    def loss_fn(params):
+        out, _ = model.apply({"params": params, "batch_stats": variables["batch_stats"]},
+                             images, train=True, mutable=["batch_stats"])
+        return total_loss(out, batch, terms)[0]
+
+    grads = jax.jit(jax.grad(loss_fn))(variables["params"])
+    for module in ("g_att", "g_ft", "g_rec", "g_rep"):
+        norm = sum(float(jnp.sum(g ** 2)) for g in jax.tree.leaves(grads[module]))
+        assert np.isfinite(norm) and norm > 0, module
+
+
+def test_factory_rejects_bad_configs():
+    with pytest.raises(ValueError, match="variant"):
+        build_model(dict(TINY, variant="feratt_plus"), DATA)
+    with pytest.raises(ValueError, match="divisible by 64"):
+        build_model(dict(TINY, variant="feratt_cls"), {"num_classes": 3, "image_shape": (48, 48, 3)})
+    with pytest.raises(ValueError, match="classifier_size"):
+        build_model(dict(TINY, classifier_size=24), DATA)

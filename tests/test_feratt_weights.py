@@ -1,0 +1,127 @@
+"""ResNet34 weight conversion and loading on a tiny synthetic torchvision-style state dict."""
+
+import importlib.util
+import pathlib
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ferjax.models.feratt import ResNetEncoder
+from ferjax.models.resnet34_weights import load_resnet34_encoder
+
+SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "convert_resnet34.py"
+BLOCKS = (1, 1, 1, 1)
+WIDTHS = (4, 8, 8, 8)
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("convert_resnet34", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tiny_state(in_channels=3, seed=0):
+    """torchvision key names and (O, I, kh, kw) layouts for a ResNet with WIDTHS / BLOCKS."""
+    rng = np.random.default_rng(seed)
+    state = {"conv1.weight": rng.normal(size=(4, in_channels, 7, 7)),
+             "fc.weight": rng.normal(size=(10, 8)), "bn1.num_batches_tracked": np.array(3)}
+    for f in ("weight", "bias", "running_mean", "running_var"):
+        state[f"bn1.{f}"] = rng.uniform(0.5, 1.5, 4)
+    in_width = 4
+    for stage, width in enumerate(WIDTHS, start=1):
+        p = f"layer{stage}.0"
+        state[f"{p}.conv1.weight"] = rng.normal(size=(width, in_width, 3, 3))
+        state[f"{p}.conv2.weight"] = rng.normal(size=(width, width, 3, 3))
+        for bn in ("bn1", "bn2"):
+            for f in ("weight", "bias", "running_mean", "running_var"):
+                state[f"{p}.{bn}.{f}"] = rng.uniform(0.5, 1.5, width)
+        if stage > 1:
+            state[f"{p}.downsample.0.weight"] = rng.normal(size=(width, in_width, 1, 1))
+            for f in ("weight", "bias", "running_mean", "running_var"):
+                state[f"{p}.downsample.1.{f}"] = rng.uniform(0.5, 1.5, width)
+        in_width = width
+    return {k: np.asarray(v, np.float32) if k != "bn1.num_batches_tracked" else v
+            for k, v in state.items()}
+
+
+def _init(channels=3):
+    encoder = ResNetEncoder(WIDTHS, BLOCKS)
+    return encoder, encoder.init(jax.random.key(0), jnp.zeros((1, 32, 32, channels)), train=False)
+
+
+def test_converter_keeps_the_encoder_and_checks_names(tmp_path):
+    script = _script()
+    state = _tiny_state()
+    kept = script.convert(state, blocks=BLOCKS)
+    assert "fc.weight" not in kept and "bn1.num_batches_tracked" not in kept
+    assert set(script.required_keys(BLOCKS)) == set(kept)
+    with pytest.raises(ValueError, match="lacks 1"):
+        script.convert({k: v for k, v in state.items() if k != "layer3.0.bn2.bias"}, BLOCKS)
+    with pytest.raises(ValueError, match="not a torchvision ResNet key"):
+        script.convert(dict(state, **{"head.weight": np.zeros(2)}), BLOCKS)
+    # The full ResNet34 layout: 3+4+6+3 blocks, 3 downsamples.
+    assert len(script.required_keys()) == 5 + 16 * 10 + 3 * 5
+
+
+def test_converter_cli_rejects_an_incomplete_resnet34(tmp_path):
+    source = tmp_path / "tiny.npz"
+    np.savez(source, **_tiny_state())
+    run = subprocess.run([sys.executable, str(SCRIPT), str(source), str(tmp_path / "out.npz")],
+                         capture_output=True, text=True)
+    assert run.returncode != 0 and "layer1.1.conv1.weight" in run.stderr
+
+
+def test_loaded_weights_land_where_torchvision_had_them(tmp_path):
+    state = _script().convert(_tiny_state(), blocks=BLOCKS)
+    path = tmp_path / "weights.npz"
+    np.savez(path, **state)
+    encoder, variables = _init()
+    loaded = load_resnet34_encoder({"params": {"g_att": {"encoder": variables["params"]}},
+                                    "batch_stats": {"g_att": {"encoder": variables["batch_stats"]}}},
+                                   path)
+    params = loaded["params"]["g_att"]["encoder"]
+    stats = loaded["batch_stats"]["g_att"]["encoder"]
+    np.testing.assert_array_equal(params["conv1"]["kernel"],
+                                  state["conv1.weight"].transpose(2, 3, 1, 0))
+    np.testing.assert_array_equal(params["layer3_0"]["downsample_conv"]["kernel"][0, 0],
+                                  state["layer3.0.downsample.0.weight"][:, :, 0, 0].T)
+    np.testing.assert_array_equal(params["layer2_0"]["bn2"]["scale"], state["layer2.0.bn2.weight"])
+    np.testing.assert_array_equal(stats["layer4_0"]["downsample_bn"]["var"],
+                                  state["layer4.0.downsample.1.running_var"])
+    # The loaded tree runs.
+    out = encoder.apply({"params": params, "batch_stats": stats}, jnp.ones((1, 32, 32, 3)), train=False)
+    assert all(np.all(np.isfinite(o)) for o in out)
+
+
+def test_grey_models_get_the_rgb_sum_and_bad_files_are_named(tmp_path):
+    state = _script().convert(_tiny_state(), blocks=BLOCKS)
+    _, variables = _init(channels=1)
+    wrapped = {"params": {"g_att": {"encoder": variables["params"]}},
+               "batch_stats": {"g_att": {"encoder": variables["batch_stats"]}}}
+    loaded = load_resnet34_encoder(wrapped, state)
+    np.testing.assert_allclose(loaded["params"]["g_att"]["encoder"]["conv1"]["kernel"][..., 0, :],
+                               state["conv1.weight"].sum(axis=1).transpose(1, 2, 0), rtol=1e-6)
+    with pytest.raises(ValueError, match="lack"):
+        load_resnet34_encoder(wrapped, {k: v for k, v in state.items() if "layer4" not in k})
+    with pytest.raises(FileNotFoundError, match="missing.npz"):
+        load_resnet34_encoder(wrapped, tmp_path / "missing.npz")
+
+
+def test_config_hook_loads_only_when_asked(tmp_path):
+    from ferjax.models.resnet34_weights import load_pretrained_from_config
+    state = _script().convert(_tiny_state(), blocks=BLOCKS)
+    np.savez(tmp_path / "w.npz", **state)
+    _, variables = _init()
+    wrapped = {"params": {"g_att": {"encoder": variables["params"]}},
+               "batch_stats": {"g_att": {"encoder": variables["batch_stats"]}}}
+    assert load_pretrained_from_config(wrapped, {"resnet34_weights": ""}) is wrapped
+    assert load_pretrained_from_config(wrapped, {"variant": "baseline",
+                                                 "resnet34_weights": "x.npz"}) is wrapped
+    loaded = load_pretrained_from_config(wrapped, {"resnet34_weights": str(tmp_path / "w.npz")})
+    np.testing.assert_array_equal(loaded["params"]["g_att"]["encoder"]["bn1"]["bias"],
+                                  state["bn1.bias"])

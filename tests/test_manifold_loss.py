@@ -1,0 +1,118 @@
+"""Gaussian manifold loss against hand-computed values, its invariants and its gradient."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ferjax.losses import manifold
+from ferjax.losses import get as get_loss
+
+
+def _loss(z, labels, **options):
+    outputs = {"embedding": jnp.asarray(z, jnp.float32)}
+    batch = {"label": jnp.asarray(labels, jnp.int32)}
+    options.setdefault("num_classes", 2)
+    return float(manifold.gaussian_manifold(outputs, batch, **options))
+
+
+def _two_point_error(near_sq, far_sq, sigma):
+    # Example of class a at squared distances near_sq to μ_a and far_sq to μ_b:
+    # p_a = 1 / (1 + exp(-(far - near) / 2σ²)), error = (p_a − 1)² + p_b² = 2 (1 − p_a)².
+    p_a = 1.0 / (1.0 + math.exp(-(far_sq - near_sq) / (2 * sigma ** 2)))
+    return 2 * (1 - p_a) ** 2
+
+
+# 1-D embeddings 0, 1 (class 0) and 1, 2 (class 1): μ0 = 0.5, μ1 = 1.5. The outer points sit
+# at squared distances 0.25 / 2.25, the inner ones halfway (p = ½ each, error ½).
+Z = [[0.0], [1.0], [1.0], [2.0]]
+LABELS = [0, 0, 1, 1]
+
+
+def test_two_classes_matches_hand_computation():
+    expected = (2 * _two_point_error(0.25, 2.25, 0.5) + 2 * 0.5) / 4
+    assert expected == pytest.approx(0.250323, abs=1e-6)  # e^-4 written out by hand
+    assert _loss(Z, LABELS, sigma=0.5) == pytest.approx(expected, rel=1e-5)
+
+
+def test_sigma_changes_the_value_as_the_formula_says():
+    expected = (2 * _two_point_error(0.25, 2.25, 1.0) + 2 * 0.5) / 4
+    assert expected == pytest.approx((2 * 2 * (1 - 1 / (1 + math.exp(-1))) ** 2 + 1) / 4)
+    assert _loss(Z, LABELS, sigma=1.0) == pytest.approx(expected, rel=1e-5)
+    assert _loss(Z, LABELS, sigma=1.0) > _loss(Z, LABELS, sigma=0.5)
+
+
+def test_absent_class_gets_zero_probability():
+    # A third class missing from the batch must change nothing (p = 0, target 0).
+    assert _loss(Z, LABELS, sigma=0.5, num_classes=3) == pytest.approx(
+        _loss(Z, LABELS, sigma=0.5, num_classes=2), rel=1e-6)
+    z = jnp.asarray(Z, jnp.float32)
+    centroids, present = manifold.batch_centroids(
+        z, jax.nn.one_hot(jnp.asarray(LABELS), 3))
+    probs = manifold.gaussian_posteriors(z, centroids, present, 0.5)
+    np.testing.assert_array_equal(np.asarray(present), [True, True, False])
+    np.testing.assert_allclose(np.asarray(probs[:, 2]), 0.0)
+    np.testing.assert_allclose(np.asarray(probs.sum(-1)), 1.0, rtol=1e-6)
+
+
+def test_zero_when_each_embedding_sits_on_its_separated_centroid():
+    z = [[0.0, 0.0], [0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [0.0, 10.0]]
+    loss = _loss(z, [0, 0, 1, 2, 2], sigma=0.5, num_classes=3)
+    assert loss == pytest.approx(0.0, abs=1e-12)
+
+
+def test_far_apart_embeddings_do_not_underflow_to_nan():
+    loss = _loss([[0.0], [1000.0]], [0, 1], sigma=0.5)
+    assert loss == pytest.approx(0.0, abs=1e-12)
+
+
+def test_padding_examples_do_not_contribute():
+    outputs = {"embedding": jnp.asarray(Z + [[50.0]], jnp.float32)}
+    batch = {"label": jnp.asarray(LABELS + [1]), "weight": jnp.asarray([1, 1, 1, 1, 0.0])}
+    padded = float(manifold.gaussian_manifold(outputs, batch, num_classes=2))
+    assert padded == pytest.approx(_loss(Z, LABELS), rel=1e-6)
+
+
+def test_gradient_matches_finite_differences():
+    z0 = np.array([[0.3, -0.2], [0.9, 0.4], [1.1, 0.2], [1.6, -0.5], [0.2, 0.8]], np.float32)
+    labels = jnp.asarray([0, 0, 1, 1, 2])
+
+    @jax.jit
+    def f(z):
+        return manifold.gaussian_manifold({"embedding": z}, {"label": labels},
+                                          sigma=0.5, num_classes=4)
+
+    grad = np.asarray(jax.grad(f)(jnp.asarray(z0)))
+    eps = 1e-2
+    numeric = np.zeros_like(z0)
+    for index in np.ndindex(z0.shape):
+        plus, minus = z0.copy(), z0.copy()
+        plus[index] += eps
+        minus[index] -= eps
+        numeric[index] = (float(f(jnp.asarray(plus))) - float(f(jnp.asarray(minus)))) / (2 * eps)
+    assert np.all(np.isfinite(grad))
+    assert np.abs(grad).max() > 1e-3  # the check is not vacuous
+    np.testing.assert_allclose(grad, numeric, rtol=2e-2, atol=2e-3)
+
+
+def test_mixup_is_deterministic_per_key_and_off_without_one():
+    outputs = {"embedding": jnp.asarray(Z, jnp.float32)}
+    batch = {"label": jnp.asarray(LABELS), "rng": jax.random.key(3)}
+    a = manifold.gaussian_manifold(outputs, batch, num_classes=2, mixup=True)
+    b = manifold.gaussian_manifold(outputs, dict(batch), num_classes=2, mixup=True)
+    c = manifold.gaussian_manifold(outputs, batch, num_classes=2, mixup=True,
+                                   rng=jax.random.key(4))
+    assert float(a) == float(b)
+    assert float(a) != float(c)
+    assert 0.0 <= float(a) <= 2.0
+    no_key = manifold.gaussian_manifold(outputs, {"label": batch["label"]}, num_classes=2,
+                                        mixup=True)
+    assert float(no_key) == pytest.approx(_loss(Z, LABELS))
+
+
+def test_registered_and_validates_options():
+    assert get_loss("gaussian_manifold") is manifold.gaussian_manifold
+    with pytest.raises(ValueError, match="sigma"):
+        _loss(Z, LABELS, sigma=0.0)
