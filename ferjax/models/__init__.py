@@ -24,6 +24,21 @@ _REGISTRY: dict[str, str] = {
 }
 
 
+# name -> "module:function" taking (variables, model_config) and returning variables with
+# user-supplied pretrained weights loaded (never downloaded); models absent here have none.
+_PRETRAINED: dict[str, str] = {
+    "feratt": "ferjax.models.resnet34_weights:load_pretrained_from_config",
+}
+
+
+def load_pretrained(model_config: Mapping[str, Any], variables):
+    """Applies the model's pretrained-weight loader to freshly initialised variables."""
+    if model_config["name"] not in _PRETRAINED:
+        return variables
+    module_name, fn = _PRETRAINED[model_config["name"]].split(":")
+    return getattr(importlib.import_module(module_name), fn)(variables, model_config)
+
+
 def names() -> list[str]:
     return sorted(_REGISTRY)
 

@@ -22,7 +22,7 @@ from jax.experimental import multihost_utils
 from ferjax import losses as loss_lib
 from ferjax.data import pipeline
 from ferjax.evaluation import metrics as metrics_lib
-from ferjax.models import build_model
+from ferjax.models import build_model, load_pretrained
 from ferjax.train import checkpoint, distributed, optim, state as state_lib, steps, writers
 
 
@@ -160,7 +160,8 @@ def train_and_evaluate(config, workdir: str | Path) -> dict:
     tx = optim.make_optimizer(train_cfg.optimizer, schedule)
     rng = jax.random.key(config.seed)
     init_rng, step_rng = jax.random.split(rng)
-    variables = state_lib.init_variables(model, init_rng, data.info["image_shape"])
+    variables = load_pretrained(config.model, state_lib.init_variables(
+        model, init_rng, data.info["image_shape"]))
     state = state_lib.create_train_state(model, variables, tx, train_cfg.get("trainable", ""))
     if train_cfg.get("init_from", ""):
         # Start from another run's weights (a resumable checkpoint below still takes priority).
