@@ -122,12 +122,7 @@ def get_config(arg=None):
     if a.cv:
         c.protocol = "kfold"
     if a.runlocal:
-        c.train.num_steps = 4
-        c.train.batch_size = 8
-        c.train.log_every = 2
-        c.train.checkpoint_every = 2
-        c.eval.batch_size = 8
-        c.data.stats_examples = 16
+        pieces.apply_runlocal(c, steps=4, eval_batch=8, stats_examples=16, checkpoint_every=2)
         c.model.update({"rep_width": 8, "decoder_filters": 4, "rec_width": 8,
                         "num_resblocks": 1, "encoder_widths": (8, 16, 16, 16),
                         "encoder_blocks": (1, 1, 1, 1)})

@@ -90,11 +90,6 @@ def get_config(arg=None):
         c.train.checkpoint_every = 2000
         c.eval.batch_size = 500
     if a.runlocal:
-        c.train.num_steps = 4
-        c.train.batch_size = 8
-        c.train.log_every = 2
-        c.train.checkpoint_every = 2
-        c.eval.batch_size = 16
-        c.data.stats_examples = 64
+        pieces.apply_runlocal(c, steps=4, checkpoint_every=2)
         c.data.crop_size = (32, 32)
     return c

@@ -66,6 +66,18 @@ def base() -> mlc.ConfigDict:
     return c
 
 
+def apply_runlocal(c: mlc.ConfigDict, steps: int, *, eval_batch: int = 16,
+                   stats_examples: int = 64, checkpoint_every: int = 3,
+                   log_every: int = 2) -> None:
+    """Shrinks a config in place to a seconds-long smoke run (the `runlocal` argument)."""
+    c.train.num_steps = steps
+    c.train.batch_size = 8
+    c.train.log_every = log_every
+    c.train.checkpoint_every = checkpoint_every
+    c.eval.batch_size = eval_batch
+    c.data.stats_examples = stats_examples
+
+
 def fersynth_data(variant: str = "front", **builder_kwargs) -> mlc.ConfigDict:
     """FERSynth (embedded, built locally on first use) in the canonical 8-class space."""
     return mlc.ConfigDict({

@@ -50,10 +50,5 @@ def get_config(model_name: str, arg: str | None):
     if a.cv:
         c.protocol = "kfold"
     if a.runlocal:
-        c.train.num_steps = 6
-        c.train.batch_size = 8
-        c.train.log_every = 2
-        c.train.checkpoint_every = 3
-        c.eval.batch_size = 16
-        c.data.stats_examples = 64
+        pieces.apply_runlocal(c, steps=6)
     return c
