@@ -81,6 +81,20 @@ def test_keyword_overrides_derive_a_named_config_equal_to_the_live_source(tiny):
     assert {live[i]["image"].tobytes() for i in range(len(live))} == stored_images
 
 
+def test_many_overrides_get_a_short_stable_distinct_name(module, tmp_path):
+    many = {"blur_prob": 0.2, "fringe_prob": 0.1, "glasses_prob": 0.1, "light_range": 29.0,
+            "noise_std_range": (0.0, 5.4), "pitch_range": 6.0, "roll_range": 8.0,
+            "scale_range": (0.9, 1.08), "shift_range": 0.04, "yaw_jitter": 14.0,
+            "ambient_range": (0.45, 0.67), "gain_range": (0.79, 1.17)}
+    names = [module.Builder(config="wild", data_dir=tmp_path, **kw).builder_config.name
+             for kw in (many, dict(many), {**many, "yaw_jitter": 15.0})]
+    assert all(n.startswith("wild-") and len(n) <= 120 for n in names)
+    assert names[0] == names[1] != names[2]
+    builder = module.Builder(config="wild", data_dir=tmp_path, **many)
+    assert "yaw_jitter=14.0" in builder.builder_config.description
+    assert builder.builder_config.synth_config.yaw_jitter == 14.0
+
+
 def test_bad_builder_sizes_raise_naming_the_field(module, tmp_path):
     with pytest.raises(ValueError, match="SynthConfig.variants_per_class"):
         module.Builder(config="front", variants_per_class=0, data_dir=tmp_path)

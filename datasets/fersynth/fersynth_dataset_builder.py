@@ -18,6 +18,7 @@ equal FERSynthSource(config, seed, num_examples=None, split).
 
 from __future__ import annotations
 
+import hashlib
 import dataclasses
 from typing import Any
 
@@ -92,6 +93,9 @@ def features_for(config: synth.SynthConfig) -> tfds.features.FeaturesDict:
     return tfds.features.FeaturesDict(spec)
 
 
+_MAX_NAME = 120
+
+
 def _slug(value) -> str:
     if isinstance(value, (tuple, list)):
         return "x".join(_slug(v) for v in value)
@@ -107,6 +111,10 @@ def derived_config(base: FERSynthBuilderConfig, overrides: dict) -> FERSynthBuil
     changes = {**overrides, **({"seed": seed} if seed != base.seed else {})}
     name = base.name + "".join(f"-{k}_{_slug(v)}" for k, v in sorted(changes.items()))
     text = ", ".join(f"{k}={v!r}" for k, v in sorted(changes.items()))
+    if len(name) > _MAX_NAME:
+        # The name becomes a folder; file systems cap a component at 255 bytes, so many
+        # overrides are named by a digest of their text (the description keeps it readable).
+        name = f"{base.name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
     return FERSynthBuilderConfig(name=name, preset=base.preset, seed=seed,
                                  overrides=tuple(sorted(merged.items())),
                                  description=f"{base.name} with {text}")
