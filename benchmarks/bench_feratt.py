@@ -10,15 +10,19 @@ about 13 img/s at batch 32, 64×64 on a CPU.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from ferjax.losses import total_loss
-from ferjax.models import build_model
-from configs.feratt import SMALL_MODEL
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's configs/
+
+from configs.feratt import SMALL_MODEL  # noqa: E402
+from ferjax.losses import total_loss  # noqa: E402
+from ferjax.models import build_model  # noqa: E402
 
 TERMS = {
     "baseline": {"emotion_ce": {}},

@@ -21,20 +21,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import jax
 import numpy as np
 
-from configs import jalal_self_attention
-from ferjax import labels, synth
-from ferjax.data import pipeline, sources
-from ferjax.explain.self_attention_maps import self_attention_maps
-from ferjax.models import build_model
-from ferjax.train import checkpoint, loop, optim
-from ferjax.train import state as state_lib
-from ferjax.viz.self_attention import self_attention_figure
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's configs/
+
+from configs import jalal_self_attention  # noqa: E402
+from ferjax import labels, synth  # noqa: E402
+from ferjax.data import pipeline, sources  # noqa: E402
+from ferjax.explain.self_attention_maps import self_attention_maps  # noqa: E402
+from ferjax.models import build_model  # noqa: E402
+from ferjax.train import checkpoint, loop, optim  # noqa: E402
+from ferjax.train import state as state_lib  # noqa: E402
+from ferjax.viz.self_attention import self_attention_figure  # noqa: E402
 
 VARIANTS = {
     "attention": "",

@@ -19,6 +19,17 @@ def test_presets_and_overrides():
         front.channels = 3
 
 
+def test_wild_lies_three_tenths_of_the_way_from_front_to_wild_hard():
+    front, wild = synth.preset("front"), synth.preset("wild")
+    hard = synth.preset("wild", **synth.WILD_HARD)
+    assert not wild.aligned and not hard.aligned and wild.channels == hard.channels == 3
+    for field in synth.WILD_HARD:
+        lo, mid, hi = (getattr(c, field) for c in (front, wild, hard))
+        pairs = zip(lo, mid, hi) if isinstance(lo, tuple) else [(lo, mid, hi)]
+        for a, b, c in pairs:
+            assert b == pytest.approx(a + 0.3 * (c - a), abs=6e-4), field
+
+
 def test_emotion_table_is_the_emfacs_one():
     assert tuple(synth.EMOTION_AUS) == labels.CLASSES
     assert synth.EMOTION_AUS["happy"] == ("AU6", "AU12")
