@@ -7,7 +7,7 @@ The three methods of the paper's tables:
   python launch.py --config=configs/feratt.py:variant=cls
   python launch.py --config=configs/feratt.py:variant=rep_cls
 Paper settings (128×128 input, batch 200, 60 epochs):  ...feratt.py:paper
-Cross-validation on the dataset's subject folds:       ...feratt.py:cv
+Leave-10-subjects-out cross-validation (the paper):    ...feratt.py:cv
 Real dataset with face masks, COCO-like backgrounds:   ...feratt.py:data=ckplus,backgrounds=/path/to/images
 Reduced widths for CPU comparisons:                     ...feratt.py:small
 Smoke run (seconds):                                   ...feratt.py:runlocal
@@ -119,8 +119,9 @@ def get_config(arg=None):
         c.train.num_epochs = 60.0
     if a.small:
         c.model.update(SMALL_MODEL)
-    if a.cv:
+    if a.cv:  # the paper's leave-10-subjects-out (FERSynth composite's 60 subjects: 6 folds)
         c.protocol = "kfold"
+        c.data.subjects_per_fold = 10
     if a.runlocal:
         pieces.apply_runlocal(c, steps=4, eval_batch=8, stats_examples=16, checkpoint_every=2)
         c.model.update({"rep_width": 8, "decoder_filters": 4, "rec_width": 8,

@@ -92,7 +92,8 @@ def fersynth_data(variant: str = "front", **builder_kwargs) -> mlc.ConfigDict:
         "eval_split": "validation",
         "cv_split": "train+validation+test",
         "fold": -1,                 # >= 0 with protocol "kfold": evaluate on this fold
-        "num_folds": 5,
+        "num_folds": 5,             # folds = the records' `fold` modulo num_folds, unless
+        "subjects_per_fold": 0,     # > 0: leave-n-subjects-out groups (FERAtt: 10)
         "label_space": "canonical8",
         "channels": 1,
         "crop_size": (144, 112),

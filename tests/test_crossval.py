@@ -34,3 +34,35 @@ def test_kfold_run_trains_each_fold_on_the_other_subjects(tmp_path):
     assert saved["fold_accuracy"] == summary["fold_accuracy"]
     assert np.sum(saved["confusion"]) == sum(sizes)
     assert (tmp_path / "figures" / "confusion_crossval.png").is_file()
+
+
+def test_subjects_per_fold_holds_out_groups_of_subjects_sorted_by_id():
+    from ferjax.data import pipeline
+
+    config = toy_config()
+    config.data.cv_split = "train"
+    config.data.subjects_per_fold = 4          # 10 toy subjects: groups 0-3, 4-7, 8-9
+    assert pipeline.num_cv_folds(config.data) == 3
+    subjects = {int(r["subject_id"]) for r in config.data.records["train"].records}
+    held_out = []
+    for fold in range(3):
+        config.data.fold = fold
+        data = pipeline.build_data(config.data, seed=0)
+        test = {int(data.eval[i]["subject_id"]) for i in range(len(data.eval))}
+        train = {int(data.train[i]["subject_id"]) for i in range(len(data.train))}
+        assert not test & train and test | train == subjects
+        held_out.append(sorted(test))
+    assert held_out == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    config.data.fold = 3
+    with pytest.raises(ValueError, match="config.data.fold=3 must be < the number of folds, 3"):
+        pipeline.build_data(config.data, seed=0)
+    config.data.subjects_per_fold = -1
+    with pytest.raises(ValueError, match="config.data.subjects_per_fold=-1"):
+        pipeline.build_data(config.data, seed=0)
+
+
+def test_feratt_cv_is_leave_ten_subjects_out():
+    from configs import feratt
+
+    config = feratt.get_config("cv")
+    assert config.protocol == "kfold" and config.data.subjects_per_fold == 10

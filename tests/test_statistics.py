@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ferjax.evaluation import crossval, statistics
+from ferjax.evaluation import statistics
 
 # scipy.stats.friedmanchisquare's documented example: 7 subjects (blocks) × 3 conditions.
 BEFORE = [72, 96, 88, 92, 74, 76, 82]
@@ -106,20 +106,3 @@ def test_bad_score_tables_are_rejected():
         statistics.friedman(np.ones((5, 2)))
     with pytest.raises(ValueError, match="NaN"):
         statistics.friedman(np.array([[1.0, np.nan, 2.0], [1.0, 2.0, 3.0]]))
-
-
-def test_leave_n_subjects_out_folds():
-    subjects = np.array([5, 5, 9, 1, 1, 1, 7, 3, 3, 8, 2])  # 7 distinct subjects
-    folds = crossval.leave_n_subjects_out_folds(subjects, n=3, seed=0)
-    assert folds.shape == subjects.shape
-    for s in np.unique(subjects):  # a subject never spans two folds
-        assert len(set(folds[subjects == s])) == 1
-    per_fold = [len(np.unique(subjects[folds == f])) for f in range(folds.max() + 1)]
-    assert per_fold == [3, 3, 1]
-    np.testing.assert_array_equal(folds, crossval.leave_n_subjects_out_folds(subjects, 3, 0))
-    assert any(not np.array_equal(folds, crossval.leave_n_subjects_out_folds(subjects, 3, s))
-               for s in range(1, 6))
-    with pytest.raises(ValueError, match="unknown subject"):
-        crossval.leave_n_subjects_out_folds([1, -1, 2], 1, 0)
-    with pytest.raises(ValueError, match="n"):
-        crossval.leave_n_subjects_out_folds([1, 2], 0, 0)

@@ -17,7 +17,7 @@ import grain
 import numpy as np
 
 from ferjax import labels
-from ferjax.data import augment, class_sampling, sources
+from ferjax.data import augment, class_sampling, sources, splits
 
 # Record keys a batch may carry besides image/label/weight (docs/architecture.md).
 OPTIONAL_KEYS = ("landmarks", "mask", "face")
@@ -269,15 +269,40 @@ def _split_sources(data_cfg):
     if fold < 0:
         return (sources.open_split(data_cfg, data_cfg["train_split"]),
                 sources.open_split(data_cfg, data_cfg["eval_split"]))
-    num_folds = int(data_cfg["num_folds"])
-    if fold >= num_folds:
-        raise ValueError(f"config.data.fold={fold} must be < config.data.num_folds={num_folds}")
     pool = sources.open_split(data_cfg, data_cfg["cv_split"])
+    folds, num_folds = _cv_folds(data_cfg, pool)
+    if fold >= num_folds:
+        raise ValueError(f"config.data.fold={fold} must be < the number of folds, {num_folds}")
+    return (sources.SubsetSource(pool, np.flatnonzero(folds != fold)),
+            sources.SubsetSource(pool, np.flatnonzero(folds == fold)))
+
+
+def _cv_folds(data_cfg, pool) -> tuple[np.ndarray, int]:
+    """(N,) fold of every record of the cross-validation pool, and the number of folds."""
+    per_fold = int(data_cfg.get("subjects_per_fold", 0))
+    if per_fold < 0:
+        raise ValueError(f"config.data.subjects_per_fold={per_fold}; expected 0 (the records' "
+                         "fold field) or a positive number of subjects per fold")
+    if per_fold:
+        subjects = sources.field_values(pool, "subject_id")
+        if np.any(subjects < 0):
+            raise ValueError(f"{int(np.sum(subjects < 0))} records of config.data.cv_split="
+                             f"{data_cfg['cv_split']!r} have no subject id: "
+                             "config.data.subjects_per_fold needs every subject")
+        folds = splits.leave_n_subjects_out(subjects, per_fold)
+        return folds, int(folds.max()) + 1
+    num_folds = int(data_cfg["num_folds"])
     folds = sources.field_values(pool, "fold")
     if np.any(folds < 0):
         raise ValueError(f"{int(np.sum(folds < 0))} records of config.data.cv_split="
                          f"{data_cfg['cv_split']!r} have no fold (unknown subject): this dataset "
                          "cannot be cross-validated by subject; use its official splits")
-    folds = folds % num_folds
-    return (sources.SubsetSource(pool, np.flatnonzero(folds != fold)),
-            sources.SubsetSource(pool, np.flatnonzero(folds == fold)))
+    return folds % num_folds, num_folds
+
+
+def num_cv_folds(data_cfg: Mapping[str, Any]) -> int:
+    """How many folds config.data cross-validates over (reads the pool's subject ids only when
+    config.data.subjects_per_fold > 0)."""
+    if int(data_cfg.get("subjects_per_fold", 0)) > 0:
+        return _cv_folds(data_cfg, sources.open_split(data_cfg, data_cfg["cv_split"]))[1]
+    return int(data_cfg["num_folds"])
