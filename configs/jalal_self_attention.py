@@ -1,6 +1,6 @@
 """Jalal et al. 2019: convolutional self-attention network with class-balanced sampling.
 
-Run (the default experiment: FERSynth `wild`, RGB 96×96 random crops of the 112×112 faces,
+Run (the default experiment: FERSynth `wild` rendered at 112×112, RGB 96×96 random crops,
 8 classes, a short CPU schedule):
   python launch.py --config=configs/jalal_self_attention.py
 Without the self-attention block (the paper's CNN ablation):
@@ -37,7 +37,8 @@ DEFAULTS = {
     "steps": 400,
     "batch": 16,
     "lr": 1e-3,             # short CPU schedule; the paper's Adam rate 1e-4 comes with `paper`
-    "crop": 96,             # FERSynth model input side (random crops; centre crop at test);
+    "crop": 96,             # FERSynth model input side (random crops of crop·7/6 renders;
+                            # centre crop at test);
                             # real datasets: 224 crops of 256 images, as the paper
     "paper": False,         # the paper's AffectNet experiment (overrides the above)
     "runlocal": False,      # seconds-long smoke run
@@ -58,7 +59,10 @@ def get_config(arg=None):
                "gamma_init": a.gamma, "dropout_rate": a.dropout, "padding": "SAME",
                "c3_upsample": False}
     if a.data in ("front", "pose", "wild"):
-        c.data = pieces.fersynth_data(a.data)
+        # Square faces (a derived FERSynth config, built once) so that square crops keep the
+        # whole face: a 96×96 crop of the 160×125 default frame would cut it.
+        side = a.crop * 7 // 6
+        c.data = pieces.fersynth_data(a.data, image_size=(side, side))
         c.data.channels = 3 if a.data == "wild" else 1
         c.data.crop_size = (a.crop, a.crop)
     elif a.data == "affectnet":

@@ -15,6 +15,7 @@ def test_config_arguments():
     c = jalal_self_attention.get_config(None)
     assert c.model.name == "jalal_self_attention" and c.model.use_attention
     assert c.data.config == "wild" and c.data.channels == 3 and c.data.crop_size == (96, 96)
+    assert tuple(c.data.builder_kwargs.image_size) == (112, 112)  # the crop keeps the face
     assert c.train.schedule.lr == 1e-3 and c.model.dropout_rate == 0.85
     assert not c.data.class_sampling.balance and c.data.class_sampling.imbalance == ""
     c = jalal_self_attention.get_config("attention=False,imbalanced,balance,target=30,gamma=zero")
