@@ -60,7 +60,7 @@ def render_split(preset: str, image_size: int, split: str, variants_per_class: i
 
 def variant_config(arg: str, args, records):
     common = (f"data={args.preset},steps={args.steps},batch={args.batch},crop={args.crop},"
-              f"lr={args.lr}")
+              f"lr={args.lr}" + (f",{args.args}" if args.args else ""))
     config = jalal_self_attention.get_config(f"{arg},{common}" if arg else common)
     config.data.source = "memory"
     config.data.records = records
@@ -124,6 +124,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0, help="config.seed: init, order, plans")
+    parser.add_argument("--args", default="", help="more configs/jalal_self_attention.py "
+                        "arguments for every variant, e.g. dropout=0.15")
     parser.add_argument("--variants", default="attention,no_attention,imbalanced,"
                                               "imbalanced_balanced")
     args = parser.parse_args()
@@ -144,7 +146,8 @@ def main() -> None:
                                  ["train_size"]),
                "seconds": round(time.time() - start), "arg": VARIANTS[name],
                "steps": args.steps, "batch": args.batch, "lr": args.lr, "crop": args.crop,
-               "image_size": args.image_size, "preset": args.preset, "seed": args.seed}
+               "image_size": args.image_size, "preset": args.preset, "seed": args.seed,
+               "args": args.args}
         summary[name] = row
         summary_path.write_text(json.dumps(summary, indent=2))
         print(f"{name}: {row}", flush=True)

@@ -16,7 +16,7 @@ def test_config_arguments():
     assert c.model.name == "jalal_self_attention" and c.model.use_attention
     assert c.data.config == "wild" and c.data.channels == 3 and c.data.crop_size == (96, 96)
     assert tuple(c.data.builder_kwargs.image_size) == (112, 112)  # the crop keeps the face
-    assert c.train.schedule.lr == 1e-3 and c.model.dropout_rate == 0.85
+    assert c.train.schedule.lr == 1e-3 and c.model.dropout_rate == 0.15
     assert not c.data.class_sampling.balance and c.data.class_sampling.imbalance == ""
     c = jalal_self_attention.get_config("attention=False,imbalanced,balance,target=30,gamma=zero")
     assert not c.model.use_attention and c.model.gamma_init == "zero"
@@ -26,6 +26,7 @@ def test_config_arguments():
     paper = jalal_self_attention.get_config("paper")
     assert paper.data.name == "affectnet" and paper.data.config == "csv8"
     assert paper.train.batch_size == 500 and paper.train.num_epochs == 700.0
+    assert paper.model.dropout_rate == 0.85 and paper.train.schedule.lr == 1e-4
     assert paper.train.num_steps == 0 and paper.data.crop_size == (224, 224)
     assert paper.data.eval_split == "validation" and paper.data.channels == 3
     assert paper.data.builder_kwargs.image_size == 256
