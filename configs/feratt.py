@@ -14,7 +14,8 @@ Smoke run (seconds):                                   ...feratt.py:runlocal
 Arguments (comma-separated): variant=baseline|cls|rep_cls, data=<FERSynth config or real builder
 with masks>, render (default on; render=false uses the records as they are, target image ⊗ mask),
 backgrounds=fersynth (FERSynth's procedural backgrounds; "" a simpler built-in generator) or an
-image folder, size=64|128, classes=8|7, steps=400, batch=32, paper, small, cv,
+image folder, crop=landmarks|detect (real datasets: the face crop whose landmark hull gives
+the mask), size=64|128, classes=8|7, steps=400, batch=32, paper, small, cv,
 runlocal. ImageNet ResNet34 weights for G_att: --config.model.resnet34_weights=/path/resnet34.npz
 (convert a torchvision state_dict with scripts/convert_resnet34.py).
 
@@ -38,6 +39,7 @@ DEFAULTS = {
     "paper": False,
     "small": False,
     "cv": False,
+    "crop": "landmarks",
     "runlocal": False,
 }
 
@@ -65,6 +67,9 @@ def get_config(arg=None):
                          f"{sorted(VARIANTS)}")
     if a.classes not in (7, 8):
         raise ValueError(f"config argument classes={a.classes}; expected 7 or 8")
+    if a.crop not in ("landmarks", "detect"):
+        raise ValueError(f"config argument crop={a.crop!r}; FERAtt's face masks need "
+                         "crop=landmarks or crop=detect")
     size = 128 if a.paper else a.size
     if size % 64:
         raise ValueError(f"config argument size={size}; FERAtt needs a multiple of 64 (64, 128)")
@@ -85,10 +90,16 @@ def get_config(arg=None):
         "rep_width": 64,
         "resnet34_weights": "",     # user-supplied .npz/.pth; empty = random init
     }
+    # The renderer scales each face to its 128-pixel render size itself; records used as they
+    # are (render=false) are built at the model's input size, so nothing is cropped away.
+    stored = 128 if a.render else size
     if a.data in ("front", "pose", "wild", "composite"):
-        c.data = pieces.fersynth_data(a.data)
+        c.data = pieces.fersynth_data(a.data, **({} if a.render else
+                                                 {"image_size": (stored, stored)}))
     else:
-        c.data = pieces.real_data(a.data)
+        # Face masks are the landmark hulls, so the builder needs a landmark (or detector) crop.
+        c.data, c.protocol = pieces.real_data(a.data, image_size=stored, grey=True)
+        c.data.builder_kwargs.update({"crop": a.crop, "mask": True})
     c.data.label_space = "canonical8" if a.classes == 8 else "seven"
     c.data.channels = 3                 # grey replicated to 3 channels, as the code
     c.data.crop_size = (size, size)

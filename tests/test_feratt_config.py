@@ -69,3 +69,27 @@ def test_pipeline_hook_composites_train_and_eval_deterministically():
     assert isinstance(plain, composite.FaceTargetSource)
     raw = plain.parent[0]
     np.testing.assert_array_equal(plain[0]["face"], raw["image"] * (raw["mask"] > 127))
+
+
+def test_stored_records_are_built_at_the_input_size():
+    # The renderer rescales faces itself, so rendered runs keep the preset's 128-pixel records;
+    # records used as they are must already be the input size (a centre crop would cut the face).
+    rendered = feratt_config.get_config("cv")
+    assert dict(rendered.data.builder_kwargs) == {}
+    stored = feratt_config.get_config("render=false,cv")
+    assert tuple(stored.data.builder_kwargs["image_size"]) == (64, 64)
+    assert tuple(stored.data.crop_size) == (64, 64)
+    assert tuple(feratt_config.get_config("render=false,size=128")
+                 .data.builder_kwargs["image_size"]) == (128, 128)
+
+
+def test_real_datasets_are_built_with_landmark_hull_masks():
+    c = feratt_config.get_config("data=ckplus")
+    assert c.data.name == "ckplus" and c.protocol == "kfold"
+    assert dict(c.data.builder_kwargs) == {"image_size": 128, "grey": True, "crop": "landmarks",
+                                           "mask": True}
+    plain = feratt_config.get_config("data=ckplus,render=false,crop=detect")
+    assert plain.data.builder_kwargs.image_size == 64
+    assert plain.data.builder_kwargs.crop == "detect"
+    with pytest.raises(ValueError, match="crop='box'"):
+        feratt_config.get_config("data=ckplus,crop=box")
