@@ -19,10 +19,6 @@ import numpy as np
 from ferjax import labels
 from ferjax.data import augment, class_sampling, sources, splits
 
-# Record keys a batch may carry besides image/label/weight (docs/architecture.md).
-OPTIONAL_KEYS = ("landmarks", "mask", "face")
-
-
 @dataclasses.dataclass(frozen=True)
 class Normalisation:
     """Per-channel mean and standard deviation of training images in [0, 1] units."""

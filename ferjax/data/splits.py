@@ -76,14 +76,6 @@ def sun_rafd_folds(subject_ids) -> np.ndarray:
     return folds_by_subject_ranges(subject_ids, SUN_RAFD_RANGES)
 
 
-def fold_split(folds, test_fold: int) -> tuple[np.ndarray, np.ndarray]:
-    """(train indices, test indices) for one fold of a fold array (N,)."""
-    folds = np.asarray(folds)
-    if test_fold not in set(folds.tolist()):
-        raise ValueError(f"test_fold={test_fold} not among folds {sorted(set(folds.tolist()))}")
-    return np.flatnonzero(folds != test_fold), np.flatnonzero(folds == test_fold)
-
-
 @dataclasses.dataclass(frozen=True)
 class Protocol:
     """How ferjax evaluates on a dataset: train/test splits of the prepared data, or k folds of
@@ -111,31 +103,3 @@ PROTOCOLS: Mapping[str, Protocol] = {
     "sfew": Protocol("sfew", "official", test_split="validation", note="test labels withheld"),
     "rafdb": Protocol("rafdb", "official", test_split="test"),
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetRef:
-    """A prepared dataset split: builder name, config name, split."""
-    builder: str
-    config: str
-    split: str
-
-
-@dataclasses.dataclass(frozen=True)
-class CrossDatasetSpec:
-    """Train on one dataset split, evaluate on others, in a shared label space ('seven' by
-    default, since several datasets lack contempt)."""
-    train: DatasetRef
-    tests: tuple[DatasetRef, ...]
-    label_space: str = "seven"
-
-
-def cross_dataset_specs(refs: Mapping[str, tuple[DatasetRef, DatasetRef]],
-                        label_space: str = "seven") -> list[CrossDatasetSpec]:
-    """Every "train on one, test on all the others" spec. refs: dataset name -> (train ref,
-    test ref). Returns one spec per dataset, tests in name order."""
-    names = sorted(refs)
-    return [CrossDatasetSpec(train=refs[a][0],
-                             tests=tuple(refs[b][1] for b in names if b != a),
-                             label_space=label_space)
-            for a in names]

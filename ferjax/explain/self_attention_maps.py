@@ -8,7 +8,7 @@ and reshaping them to (h, w) gives a map per query that can be laid over the fac
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -90,9 +90,3 @@ def self_attention_maps(model: Any, variables: Mapping[str, Any], images: np.nda
     return {"maps": upsample_maps(grid_maps, (height, width)), "grid_maps": grid_maps,
             "query_points": np.array(points), "cells": cells,
             "logits": np.asarray(outputs["logits"])}
-
-
-def select_queries(points: Sequence[tuple[float, float]],
-                   image_hw: tuple[int, int]) -> np.ndarray:
-    """(x, y) fractions of the image → (Q, 2) pixel coordinates."""
-    return np.asarray(points, np.float64) * np.array([image_hw[1], image_hw[0]])

@@ -25,9 +25,6 @@ MIRROR = np.array(
     + [45, 44, 43, 42, 47, 46] + [39, 38, 37, 36, 41, 40]
     + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55] + [64, 63, 62, 61, 60, 67, 66, 65])
 
-# Landmarks on the subject's right half (image left) and their mirror partners.
-RIGHT = np.array(list(range(0, 8)) + list(range(17, 22)) + [31, 32] + list(range(36, 42))
-                 + [48, 49, 50, 58, 59, 60, 61, 67])
 MIDLINE = np.array([8, 27, 28, 29, 30, 33, 51, 57, 62, 66])
 
 GROUPS = {  # feature groups, used for AU regions and visibility
