@@ -84,9 +84,8 @@ def get_config(arg=None):
                          f"multiple of 16")
     c = pieces.base()
     c.protocol = "stagewise"
-    c.model = {"name": "emotional_dan", "num_stages": a.stages, "base_channels": a.width,
-               "fc_units": a.fc, "dropout_rate": 0.5, "dropout_placement": "fc1",
-               "bn_order": "relu_bn", "active_stages": a.stages, "frozen_stages": 0}
+    c.model = pieces.model("emotional_dan", num_stages=a.stages, base_channels=a.width,
+                           fc_units=a.fc, active_stages=a.stages)
     c.losses = _losses(a.loss)
 
     if a.data in FERSYNTH_VARIANTS:

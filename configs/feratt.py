@@ -75,21 +75,9 @@ def get_config(arg=None):
         raise ValueError(f"config argument size={size}; FERAtt needs a multiple of 64 (64, 128)")
 
     c = pieces.base()
-    c.model = {
-        "name": "feratt",
-        "variant": VARIANTS[a.variant],
-        "classifier_size": 32,
-        "embedding_dim": 64,        # paper; the code used 32
-        "num_resblocks": 4,         # paper; the code's final version used 8
-        "feature_channels": 0,      # 0 = number of classes (code)
-        "encoder_widths": (64, 128, 256, 512),   # ResNet34
-        "encoder_blocks": (3, 4, 6, 3),
-        "decoder_filters": 32,
-        "rec_width": 32,
-        "rec_output_relu": True,
-        "rep_width": 64,
-        "resnet34_weights": "",     # user-supplied .npz/.pth; empty = random init
-    }
+    # Module defaults are the paper's (ferjax.models.feratt lists the code's alternatives).
+    c.model = pieces.model("feratt", variant=VARIANTS[a.variant],
+                           resnet34_weights="")  # user-supplied .npz/.pth; empty = random init
     # The renderer scales each face to its 128-pixel render size itself; records used as they
     # are (render=false) are built at the model's input size, so nothing is cropped away.
     stored = 128 if a.render else size

@@ -56,9 +56,8 @@ def get_config(arg=None):
     if a.classes not in (7, 8):
         raise ValueError(f"config argument classes={a.classes}; expected 7 or 8")
     c = pieces.base()
-    c.model = {"name": "jalal_self_attention", "use_attention": a.attention,
-               "gamma_init": a.gamma, "dropout_rate": a.dropout, "padding": "SAME",
-               "c3_upsample": False}
+    c.model = pieces.model("jalal_self_attention", use_attention=a.attention,
+                           gamma_init=a.gamma, dropout_rate=a.dropout)
     if a.data in ("front", "pose", "wild"):
         # Square faces (a derived FERSynth config, built once) so that square crops keep the
         # whole face: a 96×96 crop of the 160×125 default frame would cut it.

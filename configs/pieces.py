@@ -66,6 +66,15 @@ def base() -> mlc.ConfigDict:
     return c
 
 
+def model(name: str, **differs) -> mlc.ConfigDict:
+    """config.model of registered model `name`: every field at its Module's default (the one
+    home of model defaults, ferjax.models.default_config), updated with what this experiment
+    sets differently. Every field stays overridable: --config.model.<field>=value."""
+    from ferjax import models
+
+    return mlc.ConfigDict({**models.default_config(name), **differs})
+
+
 def apply_runlocal(c: mlc.ConfigDict, steps: int, *, eval_batch: int = 16,
                    stats_examples: int = 64, checkpoint_every: int = 3,
                    log_every: int = 2) -> None:

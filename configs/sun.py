@@ -27,12 +27,11 @@ DEFAULTS = {
 def get_config(model_name: str, arg: str | None):
     a = pieces.parse_arg(arg, DEFAULTS)
     c = pieces.base()
-    c.model = {"name": model_name, "dropout_rate": 0.5, "batch_norm": a.bn}
+    c.model = pieces.model(model_name, batch_norm=a.bn)
     if model_name == "sun_attention":
         if a.variant not in ("free", "symmetric"):
             raise ValueError(f"config argument variant={a.variant!r}; expected free or symmetric")
-        c.model.update({"hidden": 66, "beta": a.beta, "symmetric": a.variant == "symmetric",
-                        "attention_bias": True, "symmetric_denominator": "symmetrized"})
+        c.model.update({"beta": a.beta, "symmetric": a.variant == "symmetric"})
     if a.data in ("front", "pose", "wild"):
         c.data = pieces.fersynth_data(a.data)
     else:  # Sun's RaFD-FRONT: 125×160 images, 112×144 crops; here square 160 images

@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ferjax.models import dan_layers
+from ferjax.models.from_config import module_kwargs
 
 NUM_LANDMARKS = 68
 # Table 1: (name, width multiplier of base_channels) of each conv layer; a pool follows each "b".
@@ -208,16 +209,29 @@ def _check_choice(field: str, value: Any, choices: Sequence[Any]) -> None:
         raise ValueError(f"config.model.{field}={value!r}; choose one of {list(choices)}")
 
 
+def _check(model: EmotionalDAN) -> None:
+    _check_choice("bn_order", model.bn_order, BN_ORDERS)
+    _check_choice("dropout_placement", model.dropout_placement, DROPOUT_PLACEMENTS)
+    if model.num_stages < 1:
+        raise ValueError(f"config.model.num_stages={model.num_stages}; need at least 1")
+    active = model.active_stages
+    if active is not None and not 1 <= active <= model.num_stages:
+        raise ValueError(f"config.model.active_stages={active}; need "
+                         f"1..num_stages={model.num_stages}")
+    if not 0 <= model.frozen_stages < (active or model.num_stages):
+        raise ValueError(f"config.model.frozen_stages={model.frozen_stages}; need "
+                         f"0..active_stages-1 so that one stage trains")
+
+
 def emotional_dan_from_config(model_config: Mapping[str, Any],
                               data_info: Mapping[str, Any]) -> EmotionalDAN:
     """Builds EmotionalDAN from config.model and data_info (needs "mean_landmarks" (68, 2)).
 
-    config.model fields (all optional but name): num_stages, active_stages, frozen_stages,
-    base_channels, fc_units, dropout_rate, dropout_placement, bn_order, bn_momentum,
-    bn_epsilon, stage_input_bn, heatmap_patch, zero_init_refinement.
+    config.model: name and any of EmotionalDAN's attributes but mean_shape and num_classes
+    (num_stages, active_stages, frozen_stages, base_channels, fc_units, dropout_rate,
+    dropout_placement, bn_order, bn_momentum, bn_epsilon, stage_input_bn, heatmap_patch,
+    zero_init_refinement); unset ones keep the module's defaults.
     """
-    cfg = dict(model_config)
-    cfg.pop("name", None)
     if data_info.get("mean_landmarks") is None:
         raise ValueError("emotional_dan needs data_info['mean_landmarks'] (68, 2): the mean "
                          "training shape, in the model input's pixel frame")
@@ -228,23 +242,8 @@ def emotional_dan_from_config(model_config: Mapping[str, Any],
     num_classes = int(data_info["num_classes"])
     if num_classes < 2:
         raise ValueError(f"data_info['num_classes']={num_classes}; need at least 2")
-    _check_choice("bn_order", cfg.get("bn_order", "relu_bn"), BN_ORDERS)
-    _check_choice("dropout_placement", cfg.get("dropout_placement", "fc1"), DROPOUT_PLACEMENTS)
-    num_stages = int(cfg.get("num_stages", 2))
-    if num_stages < 1:
-        raise ValueError(f"config.model.num_stages={num_stages}; need at least 1")
-    active = cfg.get("active_stages")
-    if active is not None and not 1 <= int(active) <= num_stages:
-        raise ValueError(f"config.model.active_stages={active}; need 1..num_stages={num_stages}")
-    frozen = int(cfg.get("frozen_stages", 0))
-    if not 0 <= frozen < (active or num_stages):
-        raise ValueError(f"config.model.frozen_stages={frozen}; need 0..active_stages-1 so "
-                         f"that one stage trains")
-    known = set(EmotionalDAN.__dataclass_fields__) - {"mean_shape", "num_classes", "parent",
-                                                      "name"}
-    unknown = set(cfg) - known
-    if unknown:
-        raise ValueError(f"config.model has fields emotional_dan does not know: "
-                         f"{sorted(unknown)}; known: {sorted(known)}")
-    return EmotionalDAN(mean_shape=tuple(map(tuple, mean.tolist())), num_classes=num_classes,
-                        **cfg)
+    model = EmotionalDAN(
+        mean_shape=tuple(map(tuple, mean.tolist())), num_classes=num_classes,
+        **module_kwargs(EmotionalDAN, model_config, from_data=("mean_shape", "num_classes")))
+    _check(model)
+    return model

@@ -40,6 +40,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ferjax.models.from_config import module_kwargs
 from ferjax.models.preact_resnet import PreActResNet, batch_norm
 
 VARIANTS = ("baseline", "feratt_cls", "feratt_rep_cls")
@@ -212,37 +213,26 @@ class FERAtt(nn.Module):
         return outputs
 
 
-def _option(config: Mapping[str, Any], key: str, default):
-    value = config.get(key, default) if hasattr(config, "get") else default
-    return default if value is None else value
+# config.model keys read by the pretrained-weight loader (ferjax.models.resnet34_weights).
+PRETRAINED_KEYS = ("resnet34_weights",)
 
 
 def feratt_from_config(model_config: Mapping[str, Any], data_info: Mapping[str, Any]) -> FERAtt:
-    """Builds FERAtt from config.model (fields as FERAtt's attributes) and data_info."""
-    variant = _option(model_config, "variant", "feratt_rep_cls")
-    if variant not in VARIANTS:
-        raise ValueError(f"config.model.variant={variant!r}; choose one of {VARIANTS}")
+    """Builds FERAtt from config.model (name, resnet34_weights and any of FERAtt's attributes;
+    unset ones keep the module's paper defaults) and data_info (num_classes, image_shape)."""
+    model = FERAtt(num_classes=int(data_info["num_classes"]),
+                   **module_kwargs(FERAtt, model_config, from_data=("num_classes",),
+                                   consumed=PRETRAINED_KEYS))
+    if model.variant not in VARIANTS:
+        raise ValueError(f"config.model.variant={model.variant!r}; choose one of {VARIANTS}")
     height, width = tuple(data_info["image_shape"])[:2]
-    size = int(_option(model_config, "classifier_size", 32))
+    size = model.classifier_size
     if height != width:
         raise ValueError(f"FERAtt needs square images; data image_shape is {height}×{width}")
     if height % size:
         raise ValueError(f"image size {height} is not a multiple of "
                          f"config.model.classifier_size={size}")
-    if variant != "baseline" and height % 64:
+    if model.variant != "baseline" and height % 64:
         raise ValueError(f"FERAtt's attention module needs an image size divisible by 64 "
                          f"(e.g. 64 or 128); data image_shape is {height}×{width}")
-    return FERAtt(
-        num_classes=int(data_info["num_classes"]),
-        variant=variant,
-        classifier_size=size,
-        embedding_dim=int(_option(model_config, "embedding_dim", 64)),
-        feature_channels=int(_option(model_config, "feature_channels", 0)),
-        num_resblocks=int(_option(model_config, "num_resblocks", 4)),
-        encoder_widths=tuple(_option(model_config, "encoder_widths", (64, 128, 256, 512))),
-        encoder_blocks=tuple(_option(model_config, "encoder_blocks", (3, 4, 6, 3))),
-        decoder_filters=int(_option(model_config, "decoder_filters", 32)),
-        rec_width=int(_option(model_config, "rec_width", 32)),
-        rec_output_relu=bool(_option(model_config, "rec_output_relu", True)),
-        rep_width=int(_option(model_config, "rep_width", 64)),
-    )
+    return model

@@ -52,6 +52,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ferjax.models.from_config import module_kwargs
 from ferjax.models.layers import GAMMA_INITS, SelfAttention2D, adaptive_avg_pool
 
 PADDINGS = ("SAME", "VALID")
@@ -125,28 +126,26 @@ class JalalSelfAttentionNet(nn.Module):
         return outputs
 
 
-def _check(config: Mapping[str, Any]) -> None:
-    if config.get("gamma_init", "random") not in GAMMA_INITS:
-        raise ValueError(f"config.model.gamma_init={config['gamma_init']!r}; choose {GAMMA_INITS}")
-    if config.get("padding", "SAME") not in PADDINGS:
-        raise ValueError(f"config.model.padding={config['padding']!r}; choose {PADDINGS}")
-    rate = config.get("dropout_rate", 0.85)
-    if not 0.0 <= rate < 1.0:
-        raise ValueError(f"config.model.dropout_rate={rate} must be in [0, 1)")
+def _check(model: JalalSelfAttentionNet) -> None:
+    if model.gamma_init not in GAMMA_INITS:
+        raise ValueError(f"config.model.gamma_init={model.gamma_init!r}; choose {GAMMA_INITS}")
+    if model.padding not in PADDINGS:
+        raise ValueError(f"config.model.padding={model.padding!r}; choose {PADDINGS}")
+    if not 0.0 <= model.dropout_rate < 1.0:
+        raise ValueError(f"config.model.dropout_rate={model.dropout_rate} must be in [0, 1)")
 
 
 def jalal_from_config(model_config: Mapping[str, Any],
                       data_info: Mapping[str, Any]) -> JalalSelfAttentionNet:
     """Factory for the registry name "jalal_self_attention".
 
-    model_config keys (all optional besides name): use_attention, gamma_init, dropout_rate,
-    padding, c3_upsample, c2_width, c3_widths, dense_width, bn_momentum.
+    model_config: name and any of JalalSelfAttentionNet's attributes (use_attention,
+    gamma_init, dropout_rate, padding, c3_upsample, c2_width, c3_widths, dense_width,
+    bn_momentum); unset ones keep the module's (paper) defaults.
     data_info: {"num_classes": K, ...}.
     """
-    _check(model_config)
-    fields = ("use_attention", "gamma_init", "dropout_rate", "padding", "c3_upsample",
-              "c2_width", "c3_widths", "dense_width", "bn_momentum")
-    kwargs = {f: model_config[f] for f in fields if f in model_config}
-    if "c3_widths" in kwargs:
-        kwargs["c3_widths"] = tuple(kwargs["c3_widths"])
-    return JalalSelfAttentionNet(num_classes=int(data_info["num_classes"]), **kwargs)
+    model = JalalSelfAttentionNet(
+        num_classes=int(data_info["num_classes"]),
+        **module_kwargs(JalalSelfAttentionNet, model_config, from_data=("num_classes",)))
+    _check(model)
+    return model

@@ -118,7 +118,7 @@ def load_pretrained_from_config(variables: Mapping[str, Any],
                                 model_config: Mapping[str, Any]) -> Mapping[str, Any]:
     """The trainer's post-init hook: loads config.model.resnet34_weights when it names a file
     (and the variant has an attention encoder); returns `variables` unchanged otherwise."""
-    path = model_config.get("resnet34_weights", "") if hasattr(model_config, "get") else ""
-    if not path or model_config.get("variant", "feratt_rep_cls") == "baseline":
+    path = model_config.get("resnet34_weights", "")
+    if not path or model_config.get("variant") == "baseline":
         return variables
     return load_resnet34_encoder(variables, path)

@@ -31,6 +31,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ferjax.models.from_config import module_kwargs
+
 # (channels, number of 3×3 convolutions) per block; each block ends in a 2×2 max-pool (Table 2).
 CONV_PLAN: tuple[tuple[int, int], ...] = ((16, 3), (32, 3), (64, 2), (128, 2))
 
@@ -165,22 +167,21 @@ class SunGAP(nn.Module):
         return {"logits": logits, "attention": weights, "features": features}
 
 
+def _from_config(module_cls, cfg: Mapping[str, Any], data_info: Mapping[str, Any]):
+    return module_cls(num_classes=int(data_info["num_classes"]),
+                      **module_kwargs(module_cls, cfg, from_data=("num_classes",)))
+
+
 def baseline_from_config(cfg: Mapping[str, Any], data_info: Mapping[str, Any]) -> SunBaseline:
-    return SunBaseline(num_classes=data_info["num_classes"],
-                       dropout_rate=cfg.get("dropout_rate", 0.5),
-                       batch_norm=cfg.get("batch_norm", False))
+    """Factory for "sun_baseline": config.model fields as SunBaseline's attributes."""
+    return _from_config(SunBaseline, cfg, data_info)
 
 
 def attention_from_config(cfg: Mapping[str, Any], data_info: Mapping[str, Any]) -> SunAttention:
-    return SunAttention(num_classes=data_info["num_classes"],
-                        dropout_rate=cfg.get("dropout_rate", 0.5),
-                        hidden=cfg.get("hidden", 66), beta=cfg.get("beta", 1.0),
-                        symmetric=cfg.get("symmetric", False),
-                        attention_bias=cfg.get("attention_bias", True),
-                        symmetric_denominator=cfg.get("symmetric_denominator", "symmetrized"),
-                        batch_norm=cfg.get("batch_norm", False))
+    """Factory for "sun_attention": config.model fields as SunAttention's attributes."""
+    return _from_config(SunAttention, cfg, data_info)
 
 
 def gap_from_config(cfg: Mapping[str, Any], data_info: Mapping[str, Any]) -> SunGAP:
-    return SunGAP(num_classes=data_info["num_classes"], dropout_rate=cfg.get("dropout_rate", 0.5),
-                  batch_norm=cfg.get("batch_norm", False))
+    """Factory for "sun_gap": config.model fields as SunGAP's attributes."""
+    return _from_config(SunGAP, cfg, data_info)

@@ -1,0 +1,74 @@
+"""Model defaults live in the Modules; config.model carries them and what a config changes."""
+
+import numpy as np
+import pytest
+
+from configs import (emotional_dan, feratt, jalal_self_attention, sun_attention, sun_baseline,
+                     sun_gap)
+from ferjax import models
+
+DATA_INFO = {"num_classes": 8, "image_shape": (64, 64, 3),
+             "mean_landmarks": np.stack([np.linspace(10, 50, 68)] * 2, axis=1)}
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_unknown_model_field_is_named(name):
+    with pytest.raises(ValueError, match=r"config\.model\.widht is not a field of model"):
+        models.build_model({"name": name, "widht": 3}, DATA_INFO)
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_data_fields_cannot_come_from_the_config(name):
+    with pytest.raises(ValueError, match="config.model.num_classes"):
+        models.build_model({"name": name, "num_classes": 3}, DATA_INFO)
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_default_config_builds_the_module_defaults(name):
+    bare = models.build_model({"name": name}, DATA_INFO)
+    full = models.build_model(models.default_config(name), DATA_INFO)
+    assert full == bare
+
+
+def test_default_config_holds_the_papers_values():
+    assert models.default_config("jalal_self_attention")["dropout_rate"] == 0.85
+    assert models.default_config("sun_attention")["batch_norm"] is False
+    feratt_defaults = models.default_config("feratt")
+    assert feratt_defaults["num_resblocks"] == 4 and feratt_defaults["embedding_dim"] == 64
+
+
+def test_config_lists_become_tuples_so_modules_stay_hashable():
+    model = models.build_model({"name": "feratt", "encoder_widths": [8, 16, 16, 16]}, DATA_INFO)
+    assert model.encoder_widths == (8, 16, 16, 16)
+    hash(model)
+
+
+# The effective model of each config as it was when every config spelled its model out.
+EFFECTIVE = [
+    (sun_baseline, None, {"dropout_rate": 0.5, "batch_norm": True}),
+    (sun_gap, None, {"dropout_rate": 0.5, "batch_norm": True}),
+    (sun_attention, "variant=symmetric,beta=2.0",
+     {"dropout_rate": 0.5, "batch_norm": True, "hidden": 66, "beta": 2.0, "symmetric": True,
+      "attention_bias": True, "symmetric_denominator": "symmetrized"}),
+    (jalal_self_attention, None,
+     {"use_attention": True, "gamma_init": "random", "dropout_rate": 0.15, "padding": "SAME",
+      "c3_upsample": False}),
+    (jalal_self_attention, "paper", {"dropout_rate": 0.85}),
+    (emotional_dan, None,
+     {"num_stages": 2, "dropout_rate": 0.5, "dropout_placement": "fc1", "bn_order": "relu_bn",
+      "active_stages": 2, "frozen_stages": 0}),
+    (feratt, None,
+     {"variant": "feratt_rep_cls", "classifier_size": 32, "embedding_dim": 64,
+      "num_resblocks": 4, "feature_channels": 0, "encoder_widths": (64, 128, 256, 512),
+      "encoder_blocks": (3, 4, 6, 3), "decoder_filters": 32, "rec_width": 32,
+      "rec_output_relu": True, "rep_width": 64}),
+]
+
+
+@pytest.mark.parametrize("config_module,arg,expected", EFFECTIVE)
+def test_configs_keep_their_effective_model_values(config_module, arg, expected):
+    config = config_module.get_config(arg)
+    model = models.build_model(config.model, DATA_INFO)
+    assert {key: getattr(model, key) for key in expected} == expected
+    # Every Module field is in the config, so --config.model.<field>=... can override it.
+    assert set(models.default_config(config.model.name)) <= set(config.model)
