@@ -23,7 +23,7 @@ here); workdir/stagewise.json and workdir/dan_report.json collect the results.
 Expected on a 2-core CPU: see docs/performance.md (measured there, not promised here).
 """
 
-from configs import pieces
+from ferjax.configs import pieces
 
 DEFAULTS = {
     "data": "wild",

@@ -25,7 +25,7 @@ settings differ as listed in docs/decisions.md ("FERAtt"). Runtime and accuracy 
 the README / docs, not promised here.
 """
 
-from configs import pieces
+from ferjax.configs import pieces
 
 DEFAULTS = {
     "variant": "rep_cls",

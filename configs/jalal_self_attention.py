@@ -22,7 +22,7 @@ Expected on a 2-core CPU: the README results table and docs/decisions.md ("Jalal
 give the measured runtime and accuracy; nothing is promised here.
 """
 
-from configs import pieces
+from ferjax.configs import pieces
 
 DEFAULTS = {
     "data": "wild",         # FERSynth front | pose | wild, or a real builder (affectnet, ...)

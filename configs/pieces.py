@@ -119,16 +119,17 @@ def real_data(name: str, variant: str = "", *, image_size: int, grey: bool = Tru
 
     The builder prepares square `image_size` images; the model sees `crop_size` crops (random
     in training, centred at test). Returns (data config, protocol): datasets without official
-    test labels are cross-validated over their subject folds (ferjax.data.splits.PROTOCOLS).
+    test labels are cross-validated over their subject folds (the PROTOCOL each declares in
+    datasets/<name>/__init__.py).
     """
-    from ferjax.data import splits
+    from ferjax.data import builders
 
     c = fersynth_data()
     c.name, c.config = name, variant
     c.builder_kwargs = {"image_size": image_size, "grey": grey}
     c.channels = 1 if grey else 3
     c.crop_size = crop_size or (image_size, image_size)
-    protocol = splits.PROTOCOLS.get(name)
+    protocol = builders.protocol(name)
     if protocol is not None and protocol.kind == "folds":
         c.cv_split, c.num_folds = protocol.train_split, protocol.num_folds
         return c, "kfold"

@@ -8,7 +8,7 @@ afford, so the short default runs switch it on (docs/decisions.md).
 
 from __future__ import annotations
 
-from configs import pieces
+from ferjax.configs import pieces
 
 DEFAULTS = {
     "data": "front",        # FERSynth front | pose | wild, or a real builder: rafd, sfew, ...

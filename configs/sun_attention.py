@@ -15,7 +15,7 @@ Expected on a 2-core CPU: see docs/performance.md and the README results table (
 accuracy are measured there, not promised here).
 """
 
-from configs import sun
+from ferjax.configs import sun
 
 
 def get_config(arg=None):

@@ -7,7 +7,7 @@ Arguments as configs/sun_attention.py (variant and beta do not apply). The basel
 9×7×128 map, so it needs the 144×112 input (config.data.crop_size).
 """
 
-from configs import sun
+from ferjax.configs import sun
 
 
 def get_config(arg=None):

@@ -5,7 +5,7 @@ Smoke run:  python launch.py --config=configs/sun_gap.py:runlocal
 Arguments as configs/sun_attention.py (variant and beta do not apply).
 """
 
-from configs import sun
+from ferjax.configs import sun
 
 
 def get_config(arg=None):

@@ -13,8 +13,9 @@ def test_builders_load_despite_a_foreign_datasets_package(tmp_path):
         import datasets, sys
         assert datasets.FOREIGN
         from ferjax.data import builders
-        pkg = builders._mount_package()
-        assert pkg.__name__ == 'ferjax_datasets' and not hasattr(pkg, 'FOREIGN')
+        module = builders.builder_module('jaffe')
+        assert module.__name__ == 'ferjax.datasets.jaffe.jaffe_dataset_builder'
+        assert 'jaffe' in builders.available() and builders.protocol('jaffe').dataset == 'jaffe'
         assert sys.modules['datasets'].FOREIGN
         print('ok')
     """)

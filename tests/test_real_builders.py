@@ -59,7 +59,7 @@ def test_fer2013_report_lists_corrupt_row_and_duplicate(fer):
 
 
 def test_ckplus_build_carries_landmarks_aus_and_subjects(tmp_path):
-    from ferjax_datasets.ckplus.ckplus_dataset_builder import CKPlusConfig
+    from ferjax.datasets.ckplus.ckplus_dataset_builder import CKPlusConfig
     config = CKPlusConfig(name="tiny", image_size=4, grey=True)
     b = build("ckplus", config, real_trees.ckplus_tree(tmp_path / "m"), tmp_path / "d")
     recs = records(b, "train")
@@ -74,7 +74,7 @@ def test_ckplus_build_carries_landmarks_aus_and_subjects(tmp_path):
 
 
 def test_affectnet_box_crop_build(tmp_path):
-    from ferjax_datasets.affectnet.affectnet_dataset_builder import AffectNetConfig
+    from ferjax.datasets.affectnet.affectnet_dataset_builder import AffectNetConfig
     config = AffectNetConfig(name="tiny", image_size=8, crop="box", release="csv", classes=8)
     b = build("affectnet", config, real_trees.affectnet_csv_tree(tmp_path / "m"), tmp_path / "d")
     (happy,) = [r for r in records(b, "train") if int(r["label"]) == H]
@@ -91,7 +91,7 @@ def test_truncated_jpeg_is_skipped_counted_listed_and_logged(tmp_path, caplog):
     manual = tmp_path / "m"
     real_trees.write_image(manual / "happy/ok.jpg", 100, mode="RGB", fmt="JPEG")
     real_trees.write_truncated_jpeg(manual / "sad/bad.jpg")
-    from ferjax_datasets.class_folder.class_folder_dataset_builder import ClassFolderConfig
+    from ferjax.datasets.class_folder.class_folder_dataset_builder import ClassFolderConfig
     with caplog.at_level(logging.INFO, logger="ferjax.data.real"):
         b = build("class_folder", ClassFolderConfig(name="tiny", image_size=8), manual, tmp_path / "d")
     assert [int(r["label"]) for r in records(b, "train")] == [H]
@@ -115,7 +115,7 @@ def test_crash_mid_generation_leaves_no_complete_looking_dataset(tmp_path, monke
             return face.crop_face(image, landmarks, box, options)
         return fn
     monkeypatch.setattr(real_builder, "make_face_preprocessor", exploding)
-    from ferjax_datasets.class_folder.class_folder_dataset_builder import ClassFolderConfig
+    from ferjax.datasets.class_folder.class_folder_dataset_builder import ClassFolderConfig
     config = ClassFolderConfig(name="tiny", image_size=8)
     with pytest.raises(RuntimeError, match="disk full"):
         build("class_folder", config, manual, tmp_path / "d")
@@ -161,7 +161,7 @@ def test_every_builder_config_declares_the_record_contract(name, tmp_path):
 
 
 def test_mask_feature_only_with_landmark_crops(tmp_path):
-    from ferjax_datasets.jaffe.jaffe_dataset_builder import Builder
+    from ferjax.datasets.jaffe.jaffe_dataset_builder import Builder
     config = real_builder.RealConfig(name="m", crop="landmarks", mask=True, image_size=16)
     features = Builder(config=config, data_dir=str(tmp_path)).info.features
     assert features["mask"].shape == (16, 16, 1)

@@ -7,11 +7,21 @@ import numpy as np
 import pytest
 
 import real_trees
-from ferjax.data.label_tables import LabelCodeError
+from ferjax.data.real import simple
 from ferjax.data.real.errors import MissingManualFile
-from ferjax.data.real.layouts import (affectnet, bu3dfe, ckplus, fer2013, jaffe, kdef, rafd,
-                                      rafdb, sfew, simple)
-from ferjax.data.real.layouts.happei import intensity_label
+from ferjax.data.real.label_codes import LabelCodeError
+from ferjax.datasets.affectnet import layout as affectnet
+from ferjax.datasets.bu3dfe import layout as bu3dfe
+from ferjax.datasets.ckplus import layout as ckplus
+from ferjax.datasets.class_folder import layout as class_folder
+from ferjax.datasets.fer2013 import layout as fer2013
+from ferjax.datasets.happei.layout import intensity_label
+from ferjax.datasets.ised import layout as ised
+from ferjax.datasets.jaffe import layout as jaffe
+from ferjax.datasets.kdef import layout as kdef
+from ferjax.datasets.rafd import layout as rafd
+from ferjax.datasets.rafdb import layout as rafdb
+from ferjax.datasets.sfew import layout as sfew
 
 N, H, SA, SU, F, D, A, C = range(8)
 
@@ -267,18 +277,16 @@ def test_simple_csv_layout_with_subjects_and_splits(tmp_path):
     real_trees.write_csv(tmp_path / "labels.csv", ["path", "label", "subject", "split"],
                          [["img/a.png", "happy", "P7", "train"], ["img/b.png", "Sadness", "P2", ""],
                           ["img/c.png", "disgust", "P7", "test"]])
-    from ferjax.data import label_tables
-    parsed = simple.parse_simple(tmp_path, simple.table_label(label_tables.ISED, "ISED"))
+    parsed = ised.parse(tmp_path)
     assert [(e.key, e.label, e.subject_id) for e in parsed.splits["train"]] == [
         ("img/a.png", H, 1), ("img/b.png", SA, 0)]
     assert [(e.label, e.subject_id) for e in parsed.splits["test"]] == [(D, 1)]
 
 
 def test_simple_csv_unknown_label_names_file_and_line(tmp_path):
-    from ferjax.data import label_tables
     real_trees.write_csv(tmp_path / "labels.csv", ["path", "label"], [["a.png", "happy"], ["b.png", "anger"]])
     with pytest.raises(LabelCodeError, match=r"labels.csv:3: unknown ISED label code 'anger'"):
-        simple.parse_simple(tmp_path, simple.table_label(label_tables.ISED, "ISED"))
+        ised.parse(tmp_path)
 
 
 def test_simple_csv_needs_header(tmp_path):
@@ -288,20 +296,18 @@ def test_simple_csv_needs_header(tmp_path):
 
 
 def test_class_folders_with_split_folders_and_subject_regex(tmp_path):
-    from ferjax.data import label_tables
     real_trees.write_image(tmp_path / "train/anger/S010_006_00000013.png", 1)
     real_trees.write_image(tmp_path / "train/sadness/S005_001_00000009.png", 2)
     real_trees.write_image(tmp_path / "test/contempt/S010_002_00000007.png", 3)
-    parsed = simple.parse_simple(tmp_path, simple.table_label(label_tables.CK48_FOLDERS, "CK+48"),
+    parsed = simple.parse_simple(tmp_path, simple.table_label(class_folder.CK48_FOLDERS, "CK+48"),
                                  r"^S(\d{3})_")
     assert [(e.label, e.subject_id) for e in parsed.splits["train"]] == [(A, 1), (SA, 0)]
     assert [(e.label, e.subject_id) for e in parsed.splits["test"]] == [(C, 1)]
 
 
 def test_class_folder_unknown_class_and_subject_mismatch_named(tmp_path):
-    from ferjax.data import label_tables
     real_trees.write_image(tmp_path / "joy/x.png", 1)
-    table = simple.table_label(label_tables.FER2013_FOLDERS, "FER-2013")
+    table = simple.table_label(class_folder.FER2013_FOLDERS, "FER-2013")
     with pytest.raises(LabelCodeError, match=f"{tmp_path / 'joy'}: unknown FER-2013 label code 'joy'"):
         simple.parse_simple(tmp_path, table)
     with pytest.raises(ValueError, match="x.png: file name does not match subject pattern"):

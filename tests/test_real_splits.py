@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ferjax.data import splits
+from ferjax.data import builders, splits
 
 
 def test_sun_rafd_ranges():
@@ -53,7 +53,15 @@ def test_bad_k_is_named():
 
 
 def test_protocols_name_official_test_splits():
-    assert splits.PROTOCOLS["affectnet"].test_split == "validation"
-    assert splits.PROTOCOLS["sfew"].test_split == "validation"
-    assert splits.PROTOCOLS["fer2013"].test_split == "test"
-    assert splits.PROTOCOLS["rafd"].num_folds == len(splits.SUN_RAFD_RANGES) == 5
+    assert builders.protocol("affectnet").test_split == "validation"
+    assert builders.protocol("sfew").test_split == "validation"
+    assert builders.protocol("fer2013").test_split == "test"
+    assert builders.protocol("rafd").num_folds == len(splits.SUN_RAFD_RANGES) == 5
+    assert builders.protocol("jaffe").kind == "folds"
+
+
+def test_every_protocol_belongs_to_its_dataset_and_laid_out_datasets_have_none():
+    for name in builders.available():
+        protocol = builders.protocol(name)
+        assert protocol is None or protocol.dataset == name, name
+    assert builders.protocol("class_folder") is None and builders.protocol("fersynth") is None

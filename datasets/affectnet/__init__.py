@@ -1,1 +1,8 @@
-"""AffectNet builder (CSV and npy releases)."""
+"""AffectNet: the builder (affectnet_dataset_builder.py), its file layout and label table
+(layout.py) and its evaluation protocol (PROTOCOL: the records' `fold` holds the folds when
+kind == "folds")."""
+
+from ferjax.data.splits import Protocol
+
+PROTOCOL = Protocol("affectnet", "official", test_split="validation",
+                    note="test set unreleased: validation serves as test")

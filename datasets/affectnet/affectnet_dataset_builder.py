@@ -1,5 +1,5 @@
 """AffectNet builder: old CSV release (full images, face boxes) and newer npy release (224²
-crops); 7 or 8 classes; landmarks, valence, arousal. Layout: ferjax.data.real.layouts.affectnet."""
+crops); 7 or 8 classes; landmarks, valence, arousal. Layout, label table: layout.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from ferjax.data.real.builder import RealConfig, RealDatasetBuilder
-from ferjax.data.real.layouts import affectnet
+
+from . import layout
 
 
 @dataclasses.dataclass
@@ -52,7 +53,7 @@ class Builder(RealDatasetBuilder):
         if c.classes not in (7, 8):
             raise ValueError(f"classes={c.classes}: expected 7 or 8")
         if c.release == "csv":
-            return affectnet.parse_csv_release(manual_dir, c.classes)
+            return layout.parse_csv_release(manual_dir, c.classes)
         if c.release == "npy":
-            return affectnet.parse_npy_release(manual_dir, c.classes)
+            return layout.parse_npy_release(manual_dir, c.classes)
         raise ValueError(f"release={c.release!r}: expected 'csv' or 'npy'")

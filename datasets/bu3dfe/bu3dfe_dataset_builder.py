@@ -1,5 +1,5 @@
 """BU-3DFE builder (2-D frontal images, expression intensity, subject).
-Layout: ferjax.data.real.layouts.bu3dfe."""
+Layout, label table: layout.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from ferjax.data.real.builder import RealConfig, RealDatasetBuilder
-from ferjax.data.real.layouts import bu3dfe
+
+from . import layout
 
 
 @dataclasses.dataclass
@@ -39,4 +40,4 @@ class Builder(RealDatasetBuilder):
 
     def parse(self, manual_dir):
         c = self.builder_config
-        return bu3dfe.parse(manual_dir, c.min_intensity, c.num_folds)
+        return layout.parse(manual_dir, c.min_intensity, c.num_folds)

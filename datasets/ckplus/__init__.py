@@ -1,1 +1,8 @@
-"""CK+ (extended Cohn-Kanade) builder."""
+"""CK+ (extended Cohn-Kanade): the builder (ckplus_dataset_builder.py), its file layout and label table
+(layout.py) and its evaluation protocol (PROTOCOL: the records' `fold` holds the folds when
+kind == "folds")."""
+
+from ferjax.data.splits import Protocol
+
+PROTOCOL = Protocol("ckplus", "folds", num_folds=10,
+                    note="10-fold subject-independent (contiguous blocks of sorted subject ids)")

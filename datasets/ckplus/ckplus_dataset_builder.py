@@ -1,5 +1,5 @@
 """CK+ builder: peak frames of each labelled sequence (+ first frames as neutral), landmarks
-and FACS action units where present. Layout: ferjax.data.real.layouts.ckplus."""
+and FACS action units where present. Layout, label table: layout.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from ferjax.data.real.builder import RealConfig, RealDatasetBuilder
-from ferjax.data.real.layouts import ckplus
+
+from . import layout
 
 
 @dataclasses.dataclass
@@ -41,8 +42,8 @@ class Builder(RealDatasetBuilder):
     """
 
     def extra_features(self):
-        return {"au": tfds.features.Tensor(shape=(ckplus.NUM_AUS,), dtype=np.float32)}
+        return {"au": tfds.features.Tensor(shape=(layout.NUM_AUS,), dtype=np.float32)}
 
     def parse(self, manual_dir):
         c = self.builder_config
-        return ckplus.parse(manual_dir, c.peak_frames, c.include_neutral, c.num_folds)
+        return layout.parse(manual_dir, c.peak_frames, c.include_neutral, c.num_folds)

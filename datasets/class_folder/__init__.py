@@ -1,1 +1,2 @@
-"""Generic class-folder builder (CK+48, FER-2013 image folders, any root/<class>/<image>)."""
+"""Any class-folder tree: the builder (class_folder_dataset_builder.py) and its layout and label table (layout.py).
+No default protocol: splits are as the user lays them out."""

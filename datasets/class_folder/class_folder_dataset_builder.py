@@ -1,20 +1,20 @@
 """Generic class-folder builder: root/<class>/<image> (or root/<split>/<class>/<image>, or a
 labels.csv), with a folder-name -> class map and optional subject ids from file names.
-Layout: ferjax.data.real.layouts.simple."""
+Layout, label tables: layout.py."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from ferjax.data import label_tables
 from ferjax.data.real.builder import RealDatasetBuilder, SimpleLayoutConfig
-from ferjax.data.real.layouts import simple
+
+from . import layout
 
 
 @dataclasses.dataclass
 class ClassFolderConfig(SimpleLayoutConfig):
     """class_map: (folder name, canonical class name) pairs, matched case-insensitively; empty =
-    every common spelling of the 8 classes (label_tables.CLASS_NAME_SYNONYMS)."""
+    every common spelling of the 8 classes (layout.CLASS_NAME_SYNONYMS)."""
     class_map: tuple[tuple[str, str], ...] = ()
 
 
@@ -27,11 +27,11 @@ class Builder(RealDatasetBuilder):
         ClassFolderConfig(name="default", description="common class names, centre crop, 128² RGB"),
         ClassFolderConfig(name="ck48", description="CK+48 copy: 48² grey, subject from S010_006_*.png",
                           image_size=48, grey=True, subject_pattern=r"^S(\d{3})_",
-                          class_map=tuple(label_tables.CK48_FOLDERS.items())),
+                          class_map=tuple(layout.CK48_FOLDERS.items())),
         ClassFolderConfig(name="fer2013_folders",
                           description="FER-2013 image folders train/ and test/: 48² grey",
                           image_size=48, grey=True,
-                          class_map=tuple(label_tables.FER2013_FOLDERS.items())),
+                          class_map=tuple(layout.FER2013_FOLDERS.items())),
     ]
     MANUAL_DOWNLOAD_INSTRUCTIONS = """
     Put the class-folder copy in manual_dir as <class>/<image> (e.g. CK+48: anger/ contempt/
@@ -42,6 +42,4 @@ class Builder(RealDatasetBuilder):
 
     def parse(self, manual_dir):
         c = self.builder_config
-        table = dict(c.class_map) if c.class_map else label_tables.CLASS_NAME_SYNONYMS
-        return simple.parse_simple(manual_dir, simple.table_label(table, "class-folder"),
-                                   c.subject_pattern or None)
+        return layout.parse(manual_dir, dict(c.class_map), c.subject_pattern or None)

@@ -1,5 +1,5 @@
 """FER-2013 builder: fer2013.csv Usage splits; FER+ majority and soft labels from
-fer2013new.csv. Layout: ferjax.data.real.layouts.fer2013."""
+fer2013new.csv. Layout, label table: layout.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import tensorflow_datasets as tfds
 
 from ferjax import labels
 from ferjax.data.real.builder import RealConfig, RealDatasetBuilder
-from ferjax.data.real.layouts import fer2013
+
+from . import layout
 
 
 @dataclasses.dataclass
@@ -41,4 +42,4 @@ class Builder(RealDatasetBuilder):
         return {"soft_label": tfds.features.Tensor(shape=(labels.NUM_CLASSES,), dtype=np.float32)}
 
     def parse(self, manual_dir):
-        return fer2013.parse(manual_dir, ferplus=self.builder_config.ferplus)
+        return layout.parse(manual_dir, ferplus=self.builder_config.ferplus)

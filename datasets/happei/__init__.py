@@ -1,1 +1,2 @@
-"""HAPPEI builder (a simple layout of the user's choosing)."""
+"""HAPPEI: the builder (happei_dataset_builder.py) and its layout and label table (layout.py).
+No default protocol: splits are as the user lays them out."""

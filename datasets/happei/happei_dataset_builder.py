@@ -1,4 +1,4 @@
-"""HAPPEI builder over a simple layout of the user's choosing (ferjax.data.real.layouts.simple)."""
+"""HAPPEI builder over a simple layout of the user's choosing (ferjax.data.real.simple); labels: layout.py."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from ferjax.data.real.builder import RealDatasetBuilder, SimpleLayoutConfig
-from ferjax.data.real.layouts import happei, simple
+from ferjax.data.real import simple
+
+from . import layout
 
 
 class Builder(RealDatasetBuilder):
@@ -28,5 +30,5 @@ class Builder(RealDatasetBuilder):
         return {"intensity": tfds.features.Scalar(np.int64)}
 
     def parse(self, manual_dir):
-        return simple.parse_simple(manual_dir, happei.intensity_label,
+        return simple.parse_simple(manual_dir, layout.intensity_label,
                                    self.builder_config.subject_pattern or None)

@@ -1,10 +1,10 @@
-"""ISED builder over a simple layout of the user's choosing (ferjax.data.real.layouts.simple)."""
+"""ISED builder over a simple layout of the user's choosing. Layout, label table: layout.py."""
 
 from __future__ import annotations
 
-from ferjax.data import label_tables
 from ferjax.data.real.builder import RealDatasetBuilder, SimpleLayoutConfig
-from ferjax.data.real.layouts import simple
+
+from . import layout
 
 
 class Builder(RealDatasetBuilder):
@@ -24,5 +24,4 @@ class Builder(RealDatasetBuilder):
     """
 
     def parse(self, manual_dir):
-        return simple.parse_simple(manual_dir, simple.table_label(label_tables.ISED, "ISED"),
-                                   self.builder_config.subject_pattern or None)
+        return layout.parse(manual_dir, self.builder_config.subject_pattern or None)

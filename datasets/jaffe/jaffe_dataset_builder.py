@@ -1,10 +1,11 @@
 """JAFFE builder: 213 grey images, 10 subjects, leave-one-subject-out folds.
-Layout: ferjax.data.real.layouts.jaffe."""
+Layout, label table: layout.py."""
 
 from __future__ import annotations
 
 from ferjax.data.real.builder import RealConfig, RealDatasetBuilder
-from ferjax.data.real.layouts import jaffe
+
+from . import layout
 
 
 class Builder(RealDatasetBuilder):
@@ -18,4 +19,4 @@ class Builder(RealDatasetBuilder):
     """
 
     def parse(self, manual_dir):
-        return jaffe.parse(manual_dir)
+        return layout.parse(manual_dir)

@@ -1,4 +1,4 @@
-"""KDEF builder. Layout: ferjax.data.real.layouts.kdef."""
+"""KDEF builder. Layout, label table: layout.py."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from ferjax.data.real.builder import RealConfig, RealDatasetBuilder
-from ferjax.data.real.layouts import kdef
+
+from . import layout
 
 
 @dataclasses.dataclass
 class KdefConfig(RealConfig):
     """angles: views kept (FL HL S HR FR); num_folds: subject-disjoint folds."""
-    angles: tuple[str, ...] = kdef.ANGLES
+    angles: tuple[str, ...] = layout.ANGLES
     num_folds: int = 10
 
 
@@ -36,4 +37,4 @@ class Builder(RealDatasetBuilder):
 
     def parse(self, manual_dir):
         c = self.builder_config
-        return kdef.parse(manual_dir, tuple(c.angles), c.num_folds)
+        return layout.parse(manual_dir, tuple(c.angles), c.num_folds)

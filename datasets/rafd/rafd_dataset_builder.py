@@ -1,5 +1,5 @@
 """RaFD builder: Sun et al.'s RaFD-FRONT (camera 090) and RaFD-POSE (all 5 cameras), subject
-folds by model-id range, contempt optional. Layout: ferjax.data.real.layouts.rafd."""
+folds by model-id range, contempt optional. Layout, label table: layout.py."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from ferjax.data.real.builder import RealConfig, RealDatasetBuilder
-from ferjax.data.real.layouts import rafd
+
+from . import layout
 
 
 @dataclasses.dataclass
 class RafdConfig(RealConfig):
     """cameras: camera angles kept (degrees); include_contempt: keep 'contemptuous' images."""
-    cameras: tuple[int, ...] = rafd.CAMERAS
+    cameras: tuple[int, ...] = layout.CAMERAS
     include_contempt: bool = False
 
 
@@ -25,10 +26,10 @@ class Builder(RealDatasetBuilder):
     HOMEPAGE = "https://rafd.socsci.ru.nl/"
     BUILDER_CONFIGS = [
         RafdConfig(name="front", description="camera 090, 7 classes (Sun et al.'s RaFD-FRONT)",
-                   cameras=(rafd.FRONT_CAMERA,)),
+                   cameras=(layout.FRONT_CAMERA,)),
         RafdConfig(name="pose", description="all 5 cameras, 7 classes (Sun et al.'s RaFD-POSE)"),
         RafdConfig(name="front_contempt", description="camera 090, 8 classes",
-                   cameras=(rafd.FRONT_CAMERA,), include_contempt=True),
+                   cameras=(layout.FRONT_CAMERA,), include_contempt=True),
         RafdConfig(name="pose_contempt", description="all 5 cameras, 8 classes",
                    include_contempt=True),
     ]
@@ -42,4 +43,4 @@ class Builder(RealDatasetBuilder):
 
     def parse(self, manual_dir):
         c = self.builder_config
-        return rafd.parse(manual_dir, tuple(c.cameras), c.include_contempt)
+        return layout.parse(manual_dir, tuple(c.cameras), c.include_contempt)

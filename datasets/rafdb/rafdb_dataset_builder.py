@@ -1,11 +1,12 @@
-"""RAF-DB (basic) builder. Layout: ferjax.data.real.layouts.rafdb."""
+"""RAF-DB (basic) builder. Layout, label table: layout.py."""
 
 from __future__ import annotations
 
 import dataclasses
 
 from ferjax.data.real.builder import RealConfig, RealDatasetBuilder
-from ferjax.data.real.layouts import rafdb
+
+from . import layout
 
 
 @dataclasses.dataclass
@@ -30,4 +31,4 @@ class Builder(RealDatasetBuilder):
     """
 
     def parse(self, manual_dir):
-        return rafdb.parse(manual_dir, self.builder_config.variant)
+        return layout.parse(manual_dir, self.builder_config.variant)

@@ -1,9 +1,10 @@
-"""SFEW 2.0 builder. Layout: ferjax.data.real.layouts.sfew."""
+"""SFEW 2.0 builder. Layout, label table: layout.py."""
 
 from __future__ import annotations
 
 from ferjax.data.real.builder import RealConfig, RealDatasetBuilder
-from ferjax.data.real.layouts import sfew
+
+from . import layout
 
 
 class Builder(RealDatasetBuilder):
@@ -18,4 +19,4 @@ class Builder(RealDatasetBuilder):
     """
 
     def parse(self, manual_dir):
-        return sfew.parse(manual_dir)
+        return layout.parse(manual_dir)

@@ -1,4 +1,4 @@
-"""Evaluation protocols as pure functions of subject ids, and the official splits as data.
+"""Evaluation protocols as pure functions of subject ids, and the Protocol record datasets declare.
 
 Fold functions take an int array of per-example subject ids (shape (N,)) and return an int64
 array (N,) of fold indices. All subject-disjoint schemes order subjects by id and cut the
@@ -10,7 +10,7 @@ Unknown subjects (-1) are an error: they cannot be placed subject-independently.
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -79,7 +79,8 @@ def sun_rafd_folds(subject_ids) -> np.ndarray:
 @dataclasses.dataclass(frozen=True)
 class Protocol:
     """How ferjax evaluates on a dataset: train/test splits of the prepared data, or k folds of
-    the `fold` feature (train split) when kind == 'folds'."""
+    the `fold` feature (train split) when kind == 'folds'. Each dataset declares its own as
+    PROTOCOL in datasets/<name>/__init__.py (ferjax.data.builders.protocol)."""
     dataset: str
     kind: str  # "official" | "folds"
     train_split: str = "train"
@@ -87,19 +88,3 @@ class Protocol:
     num_folds: int | None = None
     note: str = ""
 
-
-# Default protocol per builder (the record's `fold` holds the fold for kind == "folds").
-PROTOCOLS: Mapping[str, Protocol] = {
-    "ckplus": Protocol("ckplus", "folds", num_folds=10,
-                       note="10-fold subject-independent (contiguous blocks of sorted subject ids)"),
-    "jaffe": Protocol("jaffe", "folds", num_folds=10, note="leave-one-subject-out"),
-    "rafd": Protocol("rafd", "folds", num_folds=5, note="Sun et al.'s subject ranges"),
-    "bu3dfe": Protocol("bu3dfe", "folds", num_folds=10, note="10-fold subject-independent"),
-    "kdef": Protocol("kdef", "folds", num_folds=10, note="10-fold subject-independent"),
-    "fer2013": Protocol("fer2013", "official", test_split="test",
-                        note="Training / PrivateTest; PublicTest is 'validation'"),
-    "affectnet": Protocol("affectnet", "official", test_split="validation",
-                          note="test set unreleased: validation serves as test"),
-    "sfew": Protocol("sfew", "official", test_split="validation", note="test labels withheld"),
-    "rafdb": Protocol("rafdb", "official", test_split="test"),
-}

@@ -1,6 +1,9 @@
-"""Shared machinery of the real-dataset builders: layout parsers, image loading, the face
-preprocessing hook, the prepare report and the generic builder base class.
+"""Shared machinery of the real-dataset builders: the generic builder base class, image
+loading, the face preprocessing hook, label-code reading, the shared layout scanners (named
+files, simple user layouts) and the prepare report.
 
-Builders in datasets/<name>/ stay thin: a layout parser turns the user's manual_dir into
+Each dataset's own parts live together in its package datasets/<name>/ (imported as
+ferjax.datasets.<name>): the builder, layout.py (its file layout parser and label table) and
+its evaluation PROTOCOL in __init__.py. A layout parser turns the user's manual_dir into
 `RawExample`s per split; `RealDatasetBuilder` loads, preprocesses and writes them.
 """

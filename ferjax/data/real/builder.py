@@ -210,6 +210,6 @@ class RealDatasetBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
 
 @dataclasses.dataclass
 class SimpleLayoutConfig(RealConfig):
-    """For simple user layouts (ferjax.data.real.layouts.simple). subject_pattern: regex on file
+    """For simple user layouts (ferjax.data.real.simple). subject_pattern: regex on file
     names giving the subject (group 'subject' or 1); '' = subjects only from a CSV column."""
     subject_pattern: str = ""

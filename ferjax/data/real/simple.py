@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Callable, Mapping
 
-from ferjax.data import label_tables
+from ferjax.data.real import label_codes
 from ferjax.data.real.errors import MissingManualFile
 from ferjax.data.real.example import ParsedDataset, RawExample, rank_ids, relative_key
 from ferjax.data.real.images import IMAGE_SUFFIXES, load_image
@@ -146,7 +146,7 @@ def table_label(table: Mapping[str, str], dataset: str) -> LabelOf:
     folded = {str(k).lower(): v for k, v in table.items()}
 
     def label_of(item: SimpleItem) -> tuple[int, dict]:
-        return label_tables.canonical_id(folded, item.code.lower(), where=item.where,
+        return label_codes.canonical_id(folded, item.code.lower(), where=item.where,
                                          dataset=dataset), {}
     return label_of
 

@@ -7,10 +7,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Mapping
 
-from ferjax.data import label_tables, splits
+from ferjax.data import splits
+from ferjax.data.real import label_codes
 from ferjax.data.real.example import ParsedDataset, with_folds
-from ferjax.data.real.layouts.named_files import NameFields, scan_named_images
+from ferjax.data.real.named_files import NameFields, scan_named_images
+
+# File names KA.AN1.39.tiff: the two letters after the subject.
+LABELS: Mapping[str, str] = {
+    "AN": "anger", "DI": "disgust", "FE": "fear", "HA": "happy", "NE": "neutral", "SA": "sad",
+    "SU": "surprise",
+}
 
 SUBJECTS = ("KA", "KL", "KM", "KR", "MK", "NA", "NM", "TM", "UY", "YM")
 PATTERN = re.compile(r"^([A-Z]{2})\.([A-Z]{2})(\d+)\.(\d+)\.tiff?$", re.IGNORECASE)
@@ -21,7 +29,7 @@ def _fields(path: Path, match: re.Match) -> NameFields:
     subject, code = match.group(1).upper(), match.group(2).upper()
     if subject not in SUBJECTS:
         raise ValueError(f"{path.name}: unknown JAFFE subject {subject!r}; known: {SUBJECTS}")
-    label = label_tables.canonical_id(label_tables.JAFFE, code, where=path.name, dataset="JAFFE")
+    label = label_codes.canonical_id(LABELS, code, where=path.name, dataset="JAFFE")
     return NameFields(label=label, subject_id=SUBJECTS.index(subject))
 
 

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Mapping
 
-from ferjax.data import label_tables
+from ferjax.data.real import label_codes
 from ferjax.data.real.errors import first_existing, require
 from ferjax.data.real.example import ParsedDataset, RawExample
 from ferjax.data.real.images import load_image
+
+# Basic EmoLabel/list_patition_label.txt.
+LABELS: Mapping[int, str] = {
+    1: "surprise", 2: "fear", 3: "disgust", 4: "happy", 5: "sad", 6: "anger", 7: "neutral",
+}
 
 LABEL_FILE = Path("EmoLabel") / "list_patition_label.txt"
 
@@ -45,8 +51,8 @@ def parse(root: Path, variant: str = "aligned") -> ParsedDataset:
         split = name.split("_", 1)[0]
         if split not in parsed.splits:
             raise ValueError(f"{where}: name {name!r} starts with neither train_ nor test_")
-        label = label_tables.canonical_id(
-            label_tables.RAFDB, label_tables.parse_int_code(code, where=where), where=where,
+        label = label_codes.canonical_id(
+            LABELS, label_codes.parse_int_code(code, where=where), where=where,
             dataset="RAF-DB")
         file = images / image_name(name, variant)
         parsed.splits[split].append(RawExample(key=name, load=functools.partial(load_image, file),

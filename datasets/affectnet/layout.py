@@ -18,26 +18,36 @@ from __future__ import annotations
 import csv
 import functools
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
 from ferjax import labels
-from ferjax.data import label_tables
+from ferjax.data.real import label_codes
 from ferjax.data.real.errors import require
 from ferjax.data.real.example import ParsedDataset, RawExample, relative_key
 from ferjax.data.real.images import load_image
 
 CSV_COLUMNS = ("subDirectory_filePath", "face_x", "face_y", "face_width", "face_height",
                "facial_landmarks", "expression", "valence", "arousal")
+
+# Expression column / *_exp.npy. 8 none, 9 uncertain, 10 no-face are known codes that carry no
+# emotion: they are excluded (and counted), never an error.
+LABELS: Mapping[int, str] = {
+    0: "neutral", 1: "happy", 2: "sad", 3: "surprise", 4: "fear", 5: "disgust", 6: "anger",
+    7: "contempt",
+}
+EXCLUDED: Mapping[int, str] = {8: "none", 9: "uncertain", 10: "no-face"}
+
 CSV_FILES = {"train": "training.csv", "validation": "validation.csv"}
 NPY_SETS = {"train": "train_set", "validation": "val_set"}
 NOT_AVAILABLE = -2.0
 
 
 def _label_or_reason(code: int, classes: int, where: str) -> tuple[int | None, str]:
-    if code in label_tables.AFFECTNET_EXCLUDED:
-        return None, f"code {code} ({label_tables.AFFECTNET_EXCLUDED[code]})"
-    label = label_tables.canonical_id(label_tables.AFFECTNET, code, where=where, dataset="AffectNet")
+    if code in EXCLUDED:
+        return None, f"code {code} ({EXCLUDED[code]})"
+    label = label_codes.canonical_id(LABELS, code, where=where, dataset="AffectNet")
     if classes == 7 and label == labels.class_index("contempt"):
         return None, "contempt (classes=7)"
     return label, ""
@@ -81,7 +91,7 @@ def parse_csv_release(root: Path, classes: int = 8) -> ParsedDataset:
         for line, row in _csv_rows(path):
             where = f"{path}:{line}"
             label, reason = _label_or_reason(
-                label_tables.parse_int_code(row["expression"], where=where), classes, where)
+                label_codes.parse_int_code(row["expression"], where=where), classes, where)
             if label is None:
                 parsed.exclude(reason)
                 continue
@@ -117,7 +127,7 @@ def parse_npy_release(root: Path, classes: int = 8) -> ParsedDataset:
                                        f"the {kind} annotation of {file.name}")
             exp_path = ann("exp")
             label, reason = _label_or_reason(
-                label_tables.parse_int_code(str(np.asarray(np.load(exp_path)).reshape(-1)[0]),
+                label_codes.parse_int_code(str(np.asarray(np.load(exp_path)).reshape(-1)[0]),
                                             where=str(exp_path)), classes, str(exp_path))
             if label is None:
                 parsed.exclude(reason)

@@ -12,13 +12,20 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
-from ferjax.data import label_tables
+from ferjax.data.real import label_codes
 from ferjax.data.real.errors import first_existing, require
 from ferjax.data.real.example import ParsedDataset, RawExample, relative_key, with_subject_kfold
 from ferjax.data.real.images import is_image_file, load_image
+
+# Emotion/*_emotion.txt (one float per file).
+LABELS: Mapping[int, str] = {
+    0: "neutral", 1: "anger", 2: "contempt", 3: "disgust", 4: "fear", 5: "happy", 6: "sad",
+    7: "surprise",
+}
 
 IMAGE_DIRS = ("cohn-kanade-images", "extended-cohn-kanade-images")
 # AU vector index = AU number - 1; FACS codes run up to the gross-behaviour codes in the 80s.
@@ -30,8 +37,8 @@ SUBJECT = re.compile(r"^S(\d{3})$")
 def read_emotion(path: Path) -> int:
     """Canonical id from an Emotion/*_emotion.txt file (LabelCodeError names file and line)."""
     text = path.read_text().strip()
-    code = label_tables.parse_int_code(text, where=f"{path}:1")
-    return label_tables.canonical_id(label_tables.CKPLUS, code, where=f"{path}:1", dataset="CK+")
+    code = label_codes.parse_int_code(text, where=f"{path}:1")
+    return label_codes.canonical_id(LABELS, code, where=f"{path}:1", dataset="CK+")
 
 
 def read_landmarks(path: Path) -> np.ndarray:
@@ -101,8 +108,8 @@ def parse(root: Path, peak_frames: int = 3, include_neutral: bool = True,
             label = read_emotion(emotion_files[-1])
             chosen = [(f, label) for f in frames[-peak_frames:]]
             if include_neutral and len(frames) > peak_frames:
-                chosen.insert(0, (frames[0], label_tables.canonical_id(
-                    label_tables.CKPLUS, 0, where=str(frames[0]))))
+                chosen.insert(0, (frames[0], label_codes.canonical_id(
+                    LABELS, 0, where=str(frames[0]))))
             for frame, frame_label in chosen:
                 lm_path = _sibling(root, "Landmarks", frame, images_root, "landmarks")
                 facs_path = _sibling(root, "FACS", frame, images_root, "facs")

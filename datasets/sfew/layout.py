@@ -4,11 +4,17 @@ Angry, Disgust, Fear, Happy, Neutral, Sad, Surprise (matched case-insensitively)
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Mapping
 
-from ferjax.data import label_tables
 from ferjax.data.real.errors import require
 from ferjax.data.real.example import ParsedDataset
-from ferjax.data.real.layouts.simple import items_to_parsed, scan_class_folders, table_label
+from ferjax.data.real.simple import items_to_parsed, scan_class_folders, table_label
+
+# SFEW 2.0 class folders.
+LABELS: Mapping[str, str] = {
+    "Angry": "anger", "Disgust": "disgust", "Fear": "fear", "Happy": "happy",
+    "Neutral": "neutral", "Sad": "sad", "Surprise": "surprise",
+}
 
 FOLDERS = {"Train": "train", "Val": "validation"}
 
@@ -19,4 +25,4 @@ def parse(root: Path) -> ParsedDataset:
     for folder, split in FOLDERS.items():
         path = require(root / folder, f"unpack SFEW 2.0's {folder}.zip here ({folder}/<Class>/<image>)")
         items += scan_class_folders(path, None, split, skipped)
-    return items_to_parsed(items, root, table_label(label_tables.SFEW, "SFEW"), skipped)
+    return items_to_parsed(items, root, table_label(LABELS, "SFEW"), skipped)

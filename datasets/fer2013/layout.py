@@ -10,14 +10,30 @@ from __future__ import annotations
 import csv
 import functools
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
 from ferjax import labels
-from ferjax.data import label_tables
+from ferjax.data.real import label_codes
 from ferjax.data.real.errors import require
 from ferjax.data.real.example import ParsedDataset, RawExample
 from ferjax.data.real.images import image_from_pixels
+
+# fer2013.csv emotion column.
+LABELS: Mapping[int, str] = {
+    0: "anger", 1: "disgust", 2: "fear", 3: "happy", 4: "sad", 5: "surprise", 6: "neutral",
+}
+# fer2013new.csv (FER+) vote columns in file order; "unknown" and "NF" (not a face) are not
+# emotions.
+FERPLUS_VOTE_COLUMNS: tuple[str, ...] = (
+    "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
+    "unknown", "NF",
+)
+FERPLUS_LABELS: Mapping[str, str] = {
+    "neutral": "neutral", "happiness": "happy", "surprise": "surprise", "sadness": "sad",
+    "anger": "anger", "disgust": "disgust", "fear": "fear", "contempt": "contempt",
+}
 
 USAGE_SPLITS = {"Training": "train", "PublicTest": "validation", "PrivateTest": "test"}
 IMAGE_SHAPE = (48, 48)
@@ -44,7 +60,7 @@ def read_fer2013(path: Path) -> list[tuple[int, dict]]:
 def ferplus_votes(row: dict, where: str) -> np.ndarray:
     """The 10 vote counts of a fer2013new.csv row, in FERPLUS_VOTE_COLUMNS order."""
     try:
-        return np.array([float(row[c]) for c in label_tables.FERPLUS_VOTE_COLUMNS], np.float32)
+        return np.array([float(row[c]) for c in FERPLUS_VOTE_COLUMNS], np.float32)
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{where}: bad or missing vote column ({err})") from None
 
@@ -53,9 +69,9 @@ def ferplus_soft_label(votes: np.ndarray) -> np.ndarray:
     """Votes (10,) -> float32 (8,) canonical-order probabilities over the 8 emotions (votes for
     unknown/NF left out); all-zero when no emotion got a vote."""
     soft = np.zeros((labels.NUM_CLASSES,), np.float32)
-    for column, count in zip(label_tables.FERPLUS_VOTE_COLUMNS, votes):
-        if column in label_tables.FERPLUS:
-            soft[labels.class_index(label_tables.FERPLUS[column])] += count
+    for column, count in zip(FERPLUS_VOTE_COLUMNS, votes):
+        if column in FERPLUS_LABELS:
+            soft[labels.class_index(FERPLUS_LABELS[column])] += count
     total = soft.sum()
     return soft / total if total > 0 else soft
 
@@ -69,10 +85,10 @@ def ferplus_majority(votes: np.ndarray) -> int | None:
     if total == 0:
         return None
     top = int(np.argmax(kept))
-    column = label_tables.FERPLUS_VOTE_COLUMNS[top]
+    column = FERPLUS_VOTE_COLUMNS[top]
     if kept[top] <= 0.5 * total or column in FERPLUS_NON_EMOTIONS:
         return None
-    return labels.class_index(label_tables.FERPLUS[column])
+    return labels.class_index(FERPLUS_LABELS[column])
 
 
 def parse(root: Path, ferplus: bool = False) -> ParsedDataset:
@@ -97,8 +113,8 @@ def parse(root: Path, ferplus: bool = False) -> ParsedDataset:
         load = functools.partial(image_from_pixels, row["pixels"], IMAGE_SHAPE, where=where)
         extras = {}
         if plus_rows is None:
-            label = label_tables.canonical_id(
-                label_tables.FER2013, label_tables.parse_int_code(row["emotion"], where=where),
+            label = label_codes.canonical_id(
+                LABELS, label_codes.parse_int_code(row["emotion"], where=where),
                 where=where, dataset="FER-2013")
         else:
             plus_where, plus = plus_rows[index]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from ferjax import labels
-from ferjax.data.label_tables import LabelCodeError
-from ferjax.data.real.layouts.simple import SimpleItem
+from ferjax.data.real.label_codes import LabelCodeError
+from ferjax.data.real.simple import SimpleItem
 
 MAX_INTENSITY = 5
 

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
 from ferjax import labels
-from ferjax.data import label_tables, splits
+from ferjax.data import splits
+from ferjax.data.real import label_codes
 from ferjax.data.real.example import ParsedDataset, with_folds
-from ferjax.data.real.layouts.named_files import NameFields, scan_named_images
+from ferjax.data.real.named_files import NameFields, scan_named_images
+
+# File names Rafd090_28_Caucasian_male_angry_frontal.jpg: the emotion word.
+LABELS: Mapping[str, str] = {
+    "angry": "anger", "contemptuous": "contempt", "disgusted": "disgust", "fearful": "fear",
+    "happy": "happy", "neutral": "neutral", "sad": "sad", "surprised": "surprise",
+}
 
 CAMERAS = (0, 45, 90, 135, 180)
 FRONT_CAMERA = 90
@@ -29,7 +37,7 @@ def parse(root: Path, cameras: tuple[int, ...] = CAMERAS, include_contempt: bool
         camera, model, emotion = int(match.group(1)), int(match.group(2)), match.group(5).lower()
         if camera not in CAMERAS:
             raise ValueError(f"{path.name}: unknown RaFD camera angle {camera:03d}; known {CAMERAS}")
-        label = label_tables.canonical_id(label_tables.RAFD, emotion, where=path.name, dataset="RaFD")
+        label = label_codes.canonical_id(LABELS, emotion, where=path.name, dataset="RaFD")
         if camera not in cameras:
             return NameFields(label, model, keep=False, reason="camera angle not in this config")
         if label == contempt and not include_contempt:

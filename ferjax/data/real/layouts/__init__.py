@@ -1,1 +1,0 @@
-"""Layout parsers: a dataset's files in manual_dir -> ParsedDataset (one module per layout)."""
