@@ -10,14 +10,6 @@ def _face_like_landmarks():
     return rng.uniform(5, 30, (68, 2)).astype(np.float32)
 
 
-def test_flip_permutation_is_an_involution_swapping_sides():
-    perm = augment.IBUG_FLIP
-    np.testing.assert_array_equal(perm[perm], np.arange(68))
-    assert perm[36] == 45 and perm[39] == 42 and perm[48] == 54 and perm[0] == 16
-    for fixed in (8, 27, 28, 29, 30, 33, 51, 57, 62, 66):
-        assert perm[fixed] == fixed
-
-
 def test_horizontal_flip_mirrors_pixels_and_landmarks_consistently():
     img = np.zeros((10, 8, 1), np.float32)
     img[2, 1] = 1.0

@@ -6,8 +6,8 @@ import grain
 import numpy as np
 import pytest
 
-from ferjax.data.balance import (IBUG68_MIRROR, balance, balanced_plan, class_counts,
-                                 flip_and_crop)
+from ferjax import ibug68
+from ferjax.data.balance import balance, balanced_plan, class_counts, flip_and_crop
 from ferjax.data.imbalance import (AFFECTNET_TRAIN_COUNTS, imbalance, imbalanced_counts,
                                    imbalanced_plan)
 
@@ -129,13 +129,13 @@ def test_flip_only_mirrors_pixels_landmarks_and_point_order():
     out = flip_and_crop(record, _FixedRng([0.0, 0.0, 0.0]), crop_fraction=1.0)
     np.testing.assert_array_equal(out["image"], record["image"][:, ::-1])
     np.testing.assert_array_equal(out["mask"], record["mask"][:, ::-1])
-    mirrored = record["landmarks"][IBUG68_MIRROR]
+    mirrored = record["landmarks"][ibug68.MIRROR]
     np.testing.assert_allclose(out["landmarks"][:, 0], 39 - mirrored[:, 0], atol=1e-4)
     np.testing.assert_allclose(out["landmarks"][:, 1], mirrored[:, 1], atol=1e-4)
     assert out["au_regions"].shape == (10, 10) and out["au_regions"].dtype == np.uint16
     # Mirror pairs: outer eye corners 36 <-> 45, mouth corners 48 <-> 54; an involution.
-    assert IBUG68_MIRROR[36] == 45 and IBUG68_MIRROR[48] == 54
-    np.testing.assert_array_equal(IBUG68_MIRROR[IBUG68_MIRROR], np.arange(68))
+    assert ibug68.MIRROR[36] == 45 and ibug68.MIRROR[48] == 54
+    np.testing.assert_array_equal(ibug68.MIRROR[ibug68.MIRROR], np.arange(68))
 
 
 def test_crop_moves_landmarks_with_the_pixels():
@@ -143,7 +143,7 @@ def test_crop_moves_landmarks_with_the_pixels():
     no_flip = flip_and_crop(record, _FixedRng([0.3, 0.7, 0.9]), crop_fraction=0.8)
     flipped = flip_and_crop(record, _FixedRng([0.3, 0.7, 0.1]), crop_fraction=0.8)
     for out, point in ((no_flip, no_flip["landmarks"][0]),
-                       (flipped, flipped["landmarks"][IBUG68_MIRROR[0]])):
+                       (flipped, flipped["landmarks"][ibug68.MIRROR[0]])):
         y, x = np.unravel_index(np.argmax(out["image"][..., 0]), (40, 40))
         assert abs(x - point[0]) <= 1.0 and abs(y - point[1]) <= 1.0
         assert out["image"].shape == (40, 40, 3) and out["image"].dtype == np.uint8

@@ -7,22 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ferjax import ibug68
 
-def _ibug_flip_permutation() -> np.ndarray:
-    """Index map that relabels iBUG-68 points after a horizontal flip (left <-> right)."""
-    perm = np.arange(68)
-    pairs = [(i, 16 - i) for i in range(8)]                       # jaw
-    pairs += [(17 + i, 26 - i) for i in range(5)]                 # brows
-    pairs += [(31, 35), (32, 34)]                                 # nostrils
-    pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]  # eyes
-    pairs += [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58)]   # outer lips
-    pairs += [(60, 64), (61, 63), (65, 67)]                       # inner lips
-    for a, b in pairs:
-        perm[a], perm[b] = b, a
-    return perm
-
-
-IBUG_FLIP = _ibug_flip_permutation()
 
 SPATIAL_KEYS = ("image", "mask", "face")
 
@@ -63,7 +49,7 @@ def horizontal_flip(example: dict) -> dict:
         if key in out:
             out[key] = out[key][:, ::-1]
     if "landmarks" in out:
-        lm = out["landmarks"][IBUG_FLIP].copy()
+        lm = out["landmarks"][ibug68.MIRROR].copy()
         lm[:, 0] = (width - 1) - lm[:, 0]
         out["landmarks"] = lm
     return out

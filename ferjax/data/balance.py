@@ -22,15 +22,10 @@ import cv2
 import grain
 import numpy as np
 
+from ferjax import ibug68
+
 REPLICATE_MODES = ("fill", "whole")
 TARGET_RULES = ("max", "median", "mean", "min")
-
-# iBUG 300-W 68-point index of each point's mirror image (jaw, brows, nose, eyes, lips).
-IBUG68_MIRROR = np.array(
-    list(range(16, -1, -1)) + list(range(26, 16, -1)) + [27, 28, 29, 30]
-    + [35, 34, 33, 32, 31] + [45, 44, 43, 42, 47, 46] + [39, 38, 37, 36, 41, 40]
-    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55] + [64, 63, 62, 61, 60, 67, 66, 65])
-
 
 def class_counts(labels: np.ndarray, num_classes: int) -> np.ndarray:
     """(num_classes,) int64 count of each class id among labels ≥ 0 (negatives = dropped)."""
@@ -158,9 +153,9 @@ def flip_and_crop(record: Mapping[str, Any], rng: np.random.Generator, *,
         fy, _ = _axis_map(height, y0, crop_h, False)
         moved = np.stack([fx(points[:, 0]), fy(points[:, 1])], axis=1).astype(np.float32)
         if flip:
-            if len(moved) != len(IBUG68_MIRROR):
+            if len(moved) != ibug68.NUM_POINTS:
                 raise ValueError(f"landmarks of shape {points.shape}: the flip needs iBUG 68 points")
-            moved = moved[IBUG68_MIRROR]
+            moved = moved[ibug68.MIRROR]
         out["landmarks"] = moved
     return out
 

@@ -14,9 +14,8 @@ from typing import Any, Mapping
 
 import jax.numpy as jnp
 
-# iBUG 300-W 68-point indices (0-based).
-RIGHT_EYE = slice(36, 42)  # the subject's right eye, image left
-LEFT_EYE = slice(42, 48)
+from ferjax.ibug68 import LEFT_EYE, RIGHT_EYE
+
 RIGHT_EYE_OUTER_CORNER = 36
 LEFT_EYE_OUTER_CORNER = 45
 NORMALISATIONS = ("inter_pupil", "inter_ocular")

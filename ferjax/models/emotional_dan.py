@@ -38,10 +38,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ferjax import ibug68
 from ferjax.models import dan_layers
 from ferjax.models.from_config import module_kwargs
 
-NUM_LANDMARKS = 68
 # Table 1: (name, width multiplier of base_channels) of each conv layer; a pool follows each "b".
 TRUNK = (("conv1a", 1), ("conv1b", 1), ("conv2a", 2), ("conv2b", 2),
          ("conv3a", 4), ("conv3b", 4), ("conv4a", 8), ("conv4b", 8))
@@ -123,11 +123,11 @@ class DANStage(nn.Module):
         if self.bn_order != "none":
             fc1 = self._bn("fc1_bn", train)(fc1)
         # A refining stage starts as the identity (ΔS = 0, so S_t = S_{t-1}) when zero-initialised.
-        delta = nn.Dense(NUM_LANDMARKS * 2, name="fc2_landmark",
+        delta = nn.Dense(ibug68.NUM_POINTS * 2, name="fc2_landmark",
                          kernel_init=nn.initializers.zeros if self.zero_init_delta
                          else nn.initializers.lecun_normal())(fc1)
         logits = nn.Dense(self.num_classes, name="fc2_emotion")(fc1)
-        return fc1, delta.reshape(-1, NUM_LANDMARKS, 2), logits
+        return fc1, delta.reshape(-1, ibug68.NUM_POINTS, 2), logits
 
 
 class EmotionalDAN(nn.Module):
@@ -236,9 +236,9 @@ def emotional_dan_from_config(model_config: Mapping[str, Any],
         raise ValueError("emotional_dan needs data_info['mean_landmarks'] (68, 2): the mean "
                          "training shape, in the model input's pixel frame")
     mean = np.asarray(data_info["mean_landmarks"], np.float64)
-    if mean.shape != (NUM_LANDMARKS, 2) or not np.all(np.isfinite(mean)):
+    if mean.shape != (ibug68.NUM_POINTS, 2) or not np.all(np.isfinite(mean)):
         raise ValueError(f"data_info['mean_landmarks'] must be finite with shape "
-                         f"({NUM_LANDMARKS}, 2); got shape {mean.shape}")
+                         f"({ibug68.NUM_POINTS}, 2); got shape {mean.shape}")
     num_classes = int(data_info["num_classes"])
     if num_classes < 2:
         raise ValueError(f"data_info['num_classes']={num_classes}; need at least 2")

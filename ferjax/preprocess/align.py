@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 from skimage.transform import SimilarityTransform
 
+from ferjax import ibug68
+
 # The widely used 5-point template of a tight 112x112 face crop (InsightFace/ArcFace), divided by
 # 112: image-left eye, image-right eye, nose tip, image-left and image-right mouth corners — the
 # order MTCNN returns. Chosen because it is the de-facto standard for 5-point alignment; the
@@ -23,9 +25,7 @@ FIVE_POINT_TEMPLATE = (
     (70.7299 / 112, 92.2041 / 112),
 )
 
-# iBUG 300-W 68-point indices (0-based) of the eyes, nose tip and mouth corners.
-_IBUG_LEFT_EYE = slice(36, 42)   # subject's right eye, on the image's left
-_IBUG_RIGHT_EYE = slice(42, 48)
+# iBUG 300-W 68-point indices (0-based) of the nose tip and mouth corners.
 _IBUG_NOSE_TIP = 30
 _IBUG_MOUTH_LEFT = 48
 _IBUG_MOUTH_RIGHT = 54
@@ -38,8 +38,8 @@ def five_points_from_68(landmarks: np.ndarray) -> np.ndarray:
     if landmarks.shape != (68, 2):
         raise ValueError(f"landmarks must have shape (68, 2), got {landmarks.shape}")
     return np.stack([
-        landmarks[_IBUG_LEFT_EYE].mean(axis=0),
-        landmarks[_IBUG_RIGHT_EYE].mean(axis=0),
+        landmarks[ibug68.RIGHT_EYE].mean(axis=0),
+        landmarks[ibug68.LEFT_EYE].mean(axis=0),
         landmarks[_IBUG_NOSE_TIP],
         landmarks[_IBUG_MOUTH_LEFT],
         landmarks[_IBUG_MOUTH_RIGHT],

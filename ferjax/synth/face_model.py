@@ -14,24 +14,9 @@ import functools
 
 import numpy as np
 
+from ferjax.ibug68 import MIDLINE, MIRROR, NUM_POINTS
 from ferjax.synth.aus import AU_NAMES, NUM_AUS
 from ferjax.synth.identity import Identity
-
-NUM_LANDMARKS = 68
-
-# iBUG left-right correspondence: landmark i of a face is MIRROR[i] of its mirror image.
-MIRROR = np.array(
-    list(range(16, -1, -1)) + list(range(26, 16, -1)) + [27, 28, 29, 30] + [35, 34, 33, 32, 31]
-    + [45, 44, 43, 42, 47, 46] + [39, 38, 37, 36, 41, 40]
-    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55] + [64, 63, 62, 61, 60, 67, 66, 65])
-
-MIDLINE = np.array([8, 27, 28, 29, 30, 33, 51, 57, 62, 66])
-
-GROUPS = {  # feature groups, used for AU regions and visibility
-    "jaw": np.arange(0, 17), "right_brow": np.arange(17, 22), "left_brow": np.arange(22, 27),
-    "nose": np.arange(27, 36), "right_eye": np.arange(36, 42), "left_eye": np.arange(42, 48),
-    "mouth": np.arange(48, 68),
-}
 
 HEAD_CENTRE = np.array([0.0, -0.25, -0.35])
 _JAW_ANGLES = np.arange(9) * (np.pi / 16)  # centre of the head ellipsoid used for shading
@@ -97,7 +82,7 @@ def _right_half(idn: Identity) -> dict[int, tuple[float, float, float]]:
 
 def neutral_shape(idn: Identity) -> np.ndarray:
     """The subject's neutral 68-landmark shape, float64 (68, 3) in face units."""
-    shape = np.zeros((NUM_LANDMARKS, 3))
+    shape = np.zeros((NUM_POINTS, 3))
     for k, (x, y, dz) in _right_half(idn).items():
         shape[k] = (x, y, dz)
         shape[MIRROR[k]] = (-x, y, dz)
@@ -171,7 +156,7 @@ def au_motion_table() -> tuple[np.ndarray, np.ndarray]:
     landmarks get half of it), `left` the mirror image; a face with per-side intensities
     (r, l) moves by r * right + l * left.
     """
-    right = np.zeros((NUM_AUS, NUM_LANDMARKS, 3))
+    right = np.zeros((NUM_AUS, NUM_POINTS, 3))
     left = np.zeros_like(right)
     midline = set(MIDLINE.tolist())
     for k, name in enumerate(AU_NAMES):

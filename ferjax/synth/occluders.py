@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ferjax import ibug68
 from ferjax.synth import draw
 from ferjax.synth.face_model import Projection, surface_z
 from ferjax.synth.identity import Identity
@@ -28,7 +29,7 @@ def draw_glasses(person, alpha, landmarks, projection: Projection, kind: int, rn
     frame = draw.colour(rng_colour, channels)
     width = max(1.0, 0.035 * projection.scale)
     lenses = []
-    for eye in (landmarks[36:42], landmarks[42:48]):
+    for eye in (landmarks[ibug68.RIGHT_EYE], landmarks[ibug68.LEFT_EYE]):
         half = 0.5 * np.linalg.norm(eye[3] - eye[0])
         lenses.append(_lens(eye.mean(0), max(half, 0.5), up, across))
     for lens in lenses:

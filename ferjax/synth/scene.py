@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 
+from ferjax import ibug68
 from ferjax.synth.config import BACKGROUND_KINDS, SynthConfig
 from ferjax.synth.face_model import HEAD_CENTRE, Projection, rotation
 
@@ -40,7 +41,7 @@ def _placement(config: SynthConfig, neutral: np.ndarray, rot: np.ndarray,
     """(pixels per face unit, image position of the head pivot)."""
     h, w = config.image_size
     if config.aligned:
-        eyes = np.stack([neutral[36:42].mean(0), neutral[42:48].mean(0)]) - HEAD_CENTRE
+        eyes = np.stack([neutral[ibug68.RIGHT_EYE].mean(0), neutral[ibug68.LEFT_EYE].mean(0)]) - HEAD_CENTRE
         eyes = eyes @ rot[:2].T
         scale = config.face_scale * w / max(np.linalg.norm(eyes[1] - eyes[0]), 1e-6)
         centre = np.array([w / 2.0, _EYE_LINE * h]) - scale * eyes.mean(0)

@@ -20,13 +20,12 @@ from typing import Iterator
 import numpy as np
 import tensorflow_datasets as tfds
 
-from ferjax import labels
+from ferjax import ibug68, labels
 from ferjax.data.real.errors import UnreadableImage
 from ferjax.data.real.example import ParsedDataset, RawExample
 from ferjax.data.real.face import FaceOptions, FacePreprocessFn, make_face_preprocessor
 from ferjax.data.real.report import PrepareReport, log
 
-NUM_LANDMARKS = 68
 
 
 @dataclasses.dataclass
@@ -83,7 +82,7 @@ def common_features(options: FaceOptions) -> dict:
         "label": tfds.features.ClassLabel(names=labels.CLASSES),
         "subject_id": tfds.features.Scalar(np.int64),
         "fold": tfds.features.Scalar(np.int64),
-        "landmarks": tfds.features.Tensor(shape=(NUM_LANDMARKS, 2), dtype=np.float32),
+        "landmarks": tfds.features.Tensor(shape=(ibug68.NUM_POINTS, 2), dtype=np.float32),
     }
     if options.mask:
         features["mask"] = image_feature(options.image_size, 1)
@@ -91,7 +90,7 @@ def common_features(options: FaceOptions) -> dict:
 
 
 def _nan_landmarks() -> np.ndarray:
-    return np.full((NUM_LANDMARKS, 2), np.nan, np.float32)
+    return np.full((ibug68.NUM_POINTS, 2), np.nan, np.float32)
 
 
 def build_record(raw: RawExample, face, options: FaceOptions, box_feature: bool) -> dict:
