@@ -7,9 +7,12 @@ import grain
 import numpy as np
 import pytest
 
-from ferjax.data import composite
+from ferjax.data.composite import background_sources, render
+from ferjax.data.composite.transform import CompositeTransform
+from ferjax.data.composite.settings import CompositeSettings, evaluation_settings
+from ferjax.synth import backgrounds
 
-SMALL = composite.CompositeSettings(render_size=48, pad=4, output_size=32)
+SMALL = CompositeSettings(render_size=48, pad=4, output_size=32)
 
 
 def _face_record(size=40, value=180):
@@ -27,25 +30,25 @@ def _face_record(size=40, value=180):
 def test_outputs_have_the_contract_shapes_and_ranges():
     rng = np.random.default_rng(0)
     record = _face_record()
-    background = composite.procedural_background(rng, SMALL.canvas_size)
-    out = composite.render(record["image"], record["mask"], background, rng, SMALL)
+    background = backgrounds.colour_blobs(rng, SMALL.canvas_size)
+    out = render.render(record["image"], record["mask"], background, rng, SMALL)
     assert out["image"].shape == out["face"].shape == (32, 32, 3)
     assert out["mask"].shape == (32, 32, 1)
     assert out["image"].dtype == out["face"].dtype == out["mask"].dtype == np.uint8
     assert set(np.unique(out["mask"])) <= {0, 255}
-    grey = composite.render(record["image"], record["mask"], background, rng,
+    grey = render.render(record["image"], record["mask"], background, rng,
                             dataclasses.replace(SMALL, channels=1))
     assert grey["image"].shape == (32, 32, 1)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_mask_face_and_landmarks_stay_aligned_under_the_hardest_warp(seed):
-    settings = dataclasses.replace(composite.evaluation_settings(SMALL), noise_prob=0.0,
+    settings = dataclasses.replace(evaluation_settings(SMALL), noise_prob=0.0,
                                    blur_prob=0.0, clahe_prob=0.0)
     record = _face_record()
     rng = np.random.default_rng(seed)
     background = np.zeros((settings.canvas_size,) * 2 + (3,), np.uint8)
-    out = composite.render(record["image"], record["mask"], background, rng, settings,
+    out = render.render(record["image"], record["mask"], background, rng, settings,
                            landmarks=record["landmarks"])
     assert not np.allclose(out["matrix"][:, :2], np.eye(2))  # the face really moved
     face_pixels = out["face"][..., 0] > 60
@@ -60,7 +63,7 @@ def test_mask_face_and_landmarks_stay_aligned_under_the_hardest_warp(seed):
 
 
 def test_au_region_bits_follow_the_face():
-    settings = dataclasses.replace(composite.evaluation_settings(SMALL), noise_prob=0.0,
+    settings = dataclasses.replace(evaluation_settings(SMALL), noise_prob=0.0,
                                    blur_prob=0.0, clahe_prob=0.0)
     record = _face_record()
     # 4×4 cells over the 40×40 face image: "AU 0" on face cells of the upper half, "AU 1" on
@@ -70,7 +73,7 @@ def test_au_region_bits_follow_the_face():
     regions[:5][inside[:5]] = 0b01
     regions[5:][inside[5:]] = 0b10
     background = np.zeros((settings.canvas_size,) * 2 + (3,), np.uint8)
-    out = composite.render(record["image"], record["mask"], background,
+    out = render.render(record["image"], record["mask"], background,
                            np.random.default_rng(1), settings, au_regions=regions)
     cells = out["au_regions"]
     assert cells.shape == (8, 8) and cells.dtype == np.uint16
@@ -85,7 +88,7 @@ def test_au_region_bits_follow_the_face():
     centre = lambda bits: np.argwhere(cells & bits).mean(axis=0)[::-1]  # (x, y) in cells
     assert np.dot(centre(1) - centre(2), up) > 0
     grain_record = dict(record, au_regions=regions, box=np.zeros(4, np.float32))
-    mapped = composite.CompositeTransform(settings).random_map(grain_record,
+    mapped = CompositeTransform(settings).random_map(grain_record,
                                                                np.random.default_rng(0))
     assert mapped["au_regions"].shape == (8, 8) and "box" not in mapped
 
@@ -97,7 +100,7 @@ def test_luminance_factor_is_the_ratio_then_clipped():
     def factor(face_value, back_value):
         face = np.full((8, 8, 3), face_value, np.uint8)
         back = np.full((8, 8, 3), back_value, np.uint8)
-        return composite.match_luminance(face, mask, back, (0.5, 1.5))
+        return render.match_luminance(face, mask, back, (0.5, 1.5))
 
     l_of = lambda v: float(cv2.cvtColor(np.full((1, 1, 3), v, np.uint8), cv2.COLOR_RGB2LAB)[0, 0, 0])
     adjusted, w = factor(100, 110)
@@ -108,7 +111,7 @@ def test_luminance_factor_is_the_ratio_then_clipped():
     dark, w = factor(200, 20)
     lab = cv2.cvtColor(dark, cv2.COLOR_RGB2LAB)[..., 0].astype(float)
     assert lab[mask].mean() == pytest.approx(0.5 * l_of(200), abs=1.5)
-    assert composite.match_luminance(dark, np.zeros((8, 8), bool), dark)[1] == 1.0
+    assert render.match_luminance(dark, np.zeros((8, 8), bool), dark)[1] == 1.0
 
 
 def test_face_target_skips_the_illumination_change():
@@ -116,7 +119,7 @@ def test_face_target_skips_the_illumination_change():
                                    max_rotation=0.0, max_translation=0.0, max_warp=0.0, scale=0.0)
     record = _face_record(value=180)
     background = np.full((settings.canvas_size,) * 2 + (3,), 30, np.uint8)
-    out = composite.render(record["image"], record["mask"], background,
+    out = render.render(record["image"], record["mask"], background,
                            np.random.default_rng(0), settings)
     assert out["luminance_factor"] == 0.5
     inside = out["mask"][..., 0] > 0
@@ -129,7 +132,7 @@ def test_face_target_skips_the_illumination_change():
 
 def test_grain_transform_is_deterministic_per_seed_and_index():
     records = [_face_record(value=v) for v in (120, 160, 200)]
-    transform = composite.CompositeTransform(SMALL)
+    transform = CompositeTransform(SMALL)
     ds = grain.MapDataset.source(records).random_map(transform, seed=7)
     first, again = ds[1], ds[1]
     np.testing.assert_array_equal(first["image"], again["image"])
@@ -140,40 +143,40 @@ def test_grain_transform_is_deterministic_per_seed_and_index():
 
 
 def test_evaluation_settings_are_harder():
-    hard = composite.evaluation_settings()
+    hard = evaluation_settings()
     assert (hard.max_rotation, hard.max_translation, hard.max_warp) == (45.0, 0.3, 0.2)
-    assert composite.CompositeSettings().canvas_size == 148
+    assert CompositeSettings().canvas_size == 148
 
 
 def test_background_sources(tmp_path):
     rng = np.random.default_rng(0)
     stack = np.random.default_rng(1).integers(0, 255, (2, 30, 20, 3)).astype(np.uint8)
-    synth = composite.as_background_source("fersynth")(rng, 40)
+    synth = background_sources.as_background_source("fersynth")(rng, 40)
     assert synth.shape == (40, 40, 3) and synth.dtype == np.uint8 and synth.std() > 0
-    assert composite.as_background_source("") is composite.procedural_background
-    crop = composite.as_background_source(stack)(rng, 56)
+    assert background_sources.as_background_source("") is backgrounds.colour_blobs
+    crop = background_sources.as_background_source(stack)(rng, 56)
     assert crop.shape == (56, 56, 3) and crop.dtype == np.uint8
     cv2.imwrite(str(tmp_path / "a.png"), stack[0])
-    folder = composite.as_background_source(tmp_path)
+    folder = background_sources.as_background_source(tmp_path)
     assert folder(rng, 16).shape == (16, 16, 3)
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
-    broken = composite.FolderBackgrounds(str(tmp_path))
+    broken = background_sources.FolderBackgrounds(str(tmp_path))
     with pytest.raises(ValueError, match="broken.jpg"):
         for seed in range(20):
             broken(np.random.default_rng(seed), 16)
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        composite.as_background_source(tmp_path / "nowhere")
+        background_sources.as_background_source(tmp_path / "nowhere")
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(ValueError, match="no images"):
-        composite.as_background_source(empty)
+        background_sources.as_background_source(empty)
 
 
 def test_bad_records_and_settings_are_named():
     with pytest.raises(KeyError, match="mask"):
-        composite.CompositeTransform(SMALL).random_map({"image": _face_record()["image"]},
+        CompositeTransform(SMALL).random_map({"image": _face_record()["image"]},
                                                        np.random.default_rng(0))
     with pytest.raises(ValueError, match="channels"):
-        composite.CompositeSettings(channels=2)
+        CompositeSettings(channels=2)
     with pytest.raises(ValueError, match="luminance_clip"):
-        composite.CompositeSettings(luminance_clip=(1.5, 0.5))
+        CompositeSettings(luminance_clip=(1.5, 0.5))

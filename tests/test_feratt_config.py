@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from configs import feratt as feratt_config
-from ferjax.data import composite, pipeline, sources
+from ferjax.data import pipeline, sources
+from ferjax.data.composite.sources import CompositeSource, FaceTargetSource
 
 
 def _face_records(n, seed, size=48):
@@ -54,7 +55,7 @@ def test_variants_choose_model_and_losses(variant, terms):
 def test_pipeline_hook_composites_train_and_eval_deterministically():
     c = _memory_config("variant=rep_cls")
     data = pipeline.build_data(c.data, seed=0)
-    assert isinstance(data.train, composite.CompositeSource)
+    assert isinstance(data.train, CompositeSource)
     assert data.info["image_shape"] == (64, 64, 3)
     assert data.eval.transform.settings.max_rotation == 45.0  # harder at evaluation
     record = data.train[3]
@@ -66,7 +67,7 @@ def test_pipeline_hook_composites_train_and_eval_deterministically():
     disabled = _memory_config("variant=rep_cls,render=false")
     disabled.data.crop_size = (48, 48)  # records are used at their stored size
     plain = pipeline.build_data(disabled.data, seed=0).train
-    assert isinstance(plain, composite.FaceTargetSource)
+    assert isinstance(plain, FaceTargetSource)
     raw = plain.parent[0]
     np.testing.assert_array_equal(plain[0]["face"], raw["image"] * (raw["mask"] > 127))
 

@@ -243,8 +243,9 @@ def build_data(data_cfg: Mapping[str, Any], *, seed: int) -> Data:
     train_src, eval_src = _split_sources(data_cfg)
     train_src = sources.SubsetSource(train_src, labelled_indices(train_src, label_table))
     eval_src = sources.SubsetSource(eval_src, labelled_indices(eval_src, label_table))
-    from ferjax.data import composite  # FERAtt's renderer; no-op unless data.composite.enabled
-    train_src, eval_src = composite.composite_sources(data_cfg, train_src, eval_src, seed=seed)
+    # FERAtt's renderer; no-op unless config.data.composite asks for it.
+    from ferjax.data.composite.sources import composite_sources
+    train_src, eval_src = composite_sources(data_cfg, train_src, eval_src, seed=seed)
     if len(train_src) == 0 or len(eval_src) == 0:
         raise ValueError(f"empty split after the label map: train={len(train_src)}, "
                          f"eval={len(eval_src)} (config.data)")

@@ -1,10 +1,14 @@
-"""Procedural backgrounds: plain, linear gradient and clutter (shapes over smooth noise).
+"""Procedural backgrounds, the one home of every generated background: plain, linear gradient
+and clutter (shapes over smooth noise) for FERSynth scenes (`render_background` by kind), and
+colour_blobs, the compositing renderer's default (ferjax.data.composite).
 
-Each function returns uint8 (H, W, C) from its own Generator, so compositing code (FERSynth's
-`composite` preset or FERAtt-style pasting of real faces) can reuse them directly.
+Each function returns uint8 images from its own Generator, so FERSynth's `composite` preset and
+FERAtt-style pasting of real faces reuse them directly.
 """
 
 from __future__ import annotations
+
+import math
 
 import cv2
 import numpy as np
@@ -72,6 +76,31 @@ def clutter(rng: np.random.Generator, shape: tuple[int, int, int],
     k = int(rng.integers(1, 4))
     blurred = cv2.blur(image, (k, k)).reshape(h, w, c)
     return cv2.add(blurred, smooth, dtype=cv2.CV_8U).reshape(h, w, c)
+
+
+def colour_blobs(rng: np.random.Generator, size: int) -> np.ndarray:
+    """The compositing renderer's default background (ferjax.data.composite): a two-colour
+    gradient, low-frequency colour noise and a few random filled shapes. Returns uint8
+    (size, size, 3)."""
+    ramp = np.linspace(0.0, 1.0, size, dtype=np.float32)
+    angle = rng.uniform(0, 2 * math.pi)
+    t = (np.cos(angle) * ramp[None, :] + np.sin(angle) * ramp[:, None])
+    t = (t - t.min()) / max(float(np.ptp(t)), 1e-6)
+    c0, c1 = rng.uniform(0, 255, (2, 3)).astype(np.float32)
+    image = c0 + t[..., None] * (c1 - c0)
+    cells = int(rng.integers(2, 8))
+    blobs = rng.normal(0, 40, (cells, cells, 3)).astype(np.float32)
+    image += cv2.resize(blobs, (size, size), interpolation=cv2.INTER_CUBIC)
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    for _ in range(int(rng.integers(0, 6))):
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        x, y = (int(v) for v in rng.integers(0, size, 2))
+        extent = int(rng.integers(size // 16 + 1, size // 3 + 2))
+        if rng.random() < 0.5:
+            cv2.circle(image, (x, y), extent, colour, thickness=-1)
+        else:
+            cv2.rectangle(image, (x, y), (x + extent, y + extent // 2 + 1), colour, thickness=-1)
+    return image
 
 
 BACKGROUNDS = {"plain": plain, "gradient": gradient, "clutter": clutter}
