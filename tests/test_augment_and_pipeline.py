@@ -2,7 +2,7 @@ import grain
 import numpy as np
 import pytest
 
-from ferjax.data import augment, pipeline, sources
+from ferjax.data import augment, pipeline, sources, splits
 
 
 def _face_like_landmarks():
@@ -126,4 +126,4 @@ def test_cross_validation_rejects_records_without_folds():
     cfg = {"source": "memory", "records": {"all": sources.ListSource(recs)}, "fold": 0,
            "num_folds": 3, "cv_split": "all"}
     with pytest.raises(ValueError, match="no fold"):
-        pipeline._split_sources(cfg)
+        splits.train_eval_sources(cfg)

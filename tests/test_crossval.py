@@ -37,12 +37,12 @@ def test_kfold_run_trains_each_fold_on_the_other_subjects(tmp_path):
 
 
 def test_subjects_per_fold_holds_out_groups_of_subjects_sorted_by_id():
-    from ferjax.data import pipeline
+    from ferjax.data import pipeline, splits
 
     config = toy_config()
     config.data.cv_split = "train"
     config.data.subjects_per_fold = 4          # 10 toy subjects: groups 0-3, 4-7, 8-9
-    assert pipeline.num_cv_folds(config.data) == 3
+    assert splits.num_cv_folds(config.data) == 3
     subjects = {int(r["subject_id"]) for r in config.data.records["train"].records}
     held_out = []
     for fold in range(3):

@@ -240,7 +240,7 @@ def build_data(data_cfg: Mapping[str, Any], *, seed: int) -> Data:
                        label_table=label_table, keys=tuple(data_cfg.get("extra_keys", ())))
     if spec.channels not in (1, 3):
         raise ValueError(f"config.data.channels must be 1 or 3, got {spec.channels}")
-    train_src, eval_src = _split_sources(data_cfg)
+    train_src, eval_src = splits.train_eval_sources(data_cfg)
     train_src = sources.SubsetSource(train_src, labelled_indices(train_src, label_table))
     eval_src = sources.SubsetSource(eval_src, labelled_indices(eval_src, label_table))
     # FERAtt's renderer; no-op unless config.data.composite asks for it.
@@ -259,47 +259,3 @@ def build_data(data_cfg: Mapping[str, Any], *, seed: int) -> Data:
             "image_shape": (*spec.crop_size, spec.channels), "train_size": len(train_src),
             "eval_size": len(eval_src), "mean_landmarks": landmarks_mean}
     return Data(train=train_src, eval=eval_src, spec=spec, norm=norm, info=info)
-
-
-def _split_sources(data_cfg):
-    fold = int(data_cfg.get("fold", -1))
-    if fold < 0:
-        return (sources.open_split(data_cfg, data_cfg["train_split"]),
-                sources.open_split(data_cfg, data_cfg["eval_split"]))
-    pool = sources.open_split(data_cfg, data_cfg["cv_split"])
-    folds, num_folds = _cv_folds(data_cfg, pool)
-    if fold >= num_folds:
-        raise ValueError(f"config.data.fold={fold} must be < the number of folds, {num_folds}")
-    return (sources.SubsetSource(pool, np.flatnonzero(folds != fold)),
-            sources.SubsetSource(pool, np.flatnonzero(folds == fold)))
-
-
-def _cv_folds(data_cfg, pool) -> tuple[np.ndarray, int]:
-    """(N,) fold of every record of the cross-validation pool, and the number of folds."""
-    per_fold = int(data_cfg.get("subjects_per_fold", 0))
-    if per_fold < 0:
-        raise ValueError(f"config.data.subjects_per_fold={per_fold}; expected 0 (the records' "
-                         "fold field) or a positive number of subjects per fold")
-    if per_fold:
-        subjects = sources.field_values(pool, "subject_id")
-        if np.any(subjects < 0):
-            raise ValueError(f"{int(np.sum(subjects < 0))} records of config.data.cv_split="
-                             f"{data_cfg['cv_split']!r} have no subject id: "
-                             "config.data.subjects_per_fold needs every subject")
-        folds = splits.leave_n_subjects_out(subjects, per_fold)
-        return folds, int(folds.max()) + 1
-    num_folds = int(data_cfg["num_folds"])
-    folds = sources.field_values(pool, "fold")
-    if np.any(folds < 0):
-        raise ValueError(f"{int(np.sum(folds < 0))} records of config.data.cv_split="
-                         f"{data_cfg['cv_split']!r} have no fold (unknown subject): this dataset "
-                         "cannot be cross-validated by subject; use its official splits")
-    return folds % num_folds, num_folds
-
-
-def num_cv_folds(data_cfg: Mapping[str, Any]) -> int:
-    """How many folds config.data cross-validates over (reads the pool's subject ids only when
-    config.data.subjects_per_fold > 0)."""
-    if int(data_cfg.get("subjects_per_fold", 0)) > 0:
-        return _cv_folds(data_cfg, sources.open_split(data_cfg, data_cfg["cv_split"]))[1]
-    return int(data_cfg["num_folds"])

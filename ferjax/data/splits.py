@@ -1,4 +1,5 @@
-"""Evaluation protocols as pure functions of subject ids, and the Protocol record datasets declare.
+"""Evaluation protocols: folds as pure functions of subject ids, the Protocol record datasets
+declare, and the cross-validation folds of config.data (train/eval sources of a fold).
 
 Fold functions take an int array of per-example subject ids (shape (N,)) and return an int64
 array (N,) of fold indices. All subject-disjoint schemes order subjects by id and cut the
@@ -10,9 +11,11 @@ Unknown subjects (-1) are an error: they cannot be placed subject-independently.
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
+
+from ferjax.data import sources
 
 # Sun et al.: five subject-disjoint RaFD folds by model id range (inclusive).
 SUN_RAFD_RANGES: tuple[tuple[int, int], ...] = ((1, 15), (16, 29), (30, 43), (44, 57), (58, 73))
@@ -88,3 +91,50 @@ class Protocol:
     num_folds: int | None = None
     note: str = ""
 
+
+def train_eval_sources(data_cfg: Mapping[str, Any]):
+    """(train, eval) record sources of config.data: its train_split and eval_split, or with
+    config.data.fold >= 0 the other folds and that fold of its cv_split."""
+    fold = int(data_cfg.get("fold", -1))
+    if fold < 0:
+        return (sources.open_split(data_cfg, data_cfg["train_split"]),
+                sources.open_split(data_cfg, data_cfg["eval_split"]))
+    pool = sources.open_split(data_cfg, data_cfg["cv_split"])
+    folds, num_folds = cv_folds(data_cfg, pool)
+    if fold >= num_folds:
+        raise ValueError(f"config.data.fold={fold} must be < the number of folds, {num_folds}")
+    return (sources.SubsetSource(pool, np.flatnonzero(folds != fold)),
+            sources.SubsetSource(pool, np.flatnonzero(folds == fold)))
+
+
+def cv_folds(data_cfg: Mapping[str, Any], pool) -> tuple[np.ndarray, int]:
+    """(N,) fold of every record of the cross-validation pool, and the number of folds: the
+    records' `fold` modulo config.data.num_folds, or with config.data.subjects_per_fold = n > 0
+    leave-n-subjects-out groups of their subject ids."""
+    per_fold = int(data_cfg.get("subjects_per_fold", 0))
+    if per_fold < 0:
+        raise ValueError(f"config.data.subjects_per_fold={per_fold}; expected 0 (the records' "
+                         "fold field) or a positive number of subjects per fold")
+    if per_fold:
+        subjects = sources.field_values(pool, "subject_id")
+        if np.any(subjects < 0):
+            raise ValueError(f"{int(np.sum(subjects < 0))} records of config.data.cv_split="
+                             f"{data_cfg['cv_split']!r} have no subject id: "
+                             "config.data.subjects_per_fold needs every subject")
+        folds = leave_n_subjects_out(subjects, per_fold)
+        return folds, int(folds.max()) + 1
+    num_folds = int(data_cfg["num_folds"])
+    folds = sources.field_values(pool, "fold")
+    if np.any(folds < 0):
+        raise ValueError(f"{int(np.sum(folds < 0))} records of config.data.cv_split="
+                         f"{data_cfg['cv_split']!r} have no fold (unknown subject): this dataset "
+                         "cannot be cross-validated by subject; use its official splits")
+    return folds % num_folds, num_folds
+
+
+def num_cv_folds(data_cfg: Mapping[str, Any]) -> int:
+    """How many folds config.data cross-validates over (reads the pool's subject ids only when
+    config.data.subjects_per_fold > 0)."""
+    if int(data_cfg.get("subjects_per_fold", 0)) > 0:
+        return cv_folds(data_cfg, sources.open_split(data_cfg, data_cfg["cv_split"]))[1]
+    return int(data_cfg["num_folds"])

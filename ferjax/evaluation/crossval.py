@@ -33,12 +33,12 @@ def run(config, workdir: str | Path) -> dict:
     config.data.subjects_per_fold = n > 0, groups of n subjects (FERAtt's leave-10-subjects-out;
     ferjax.data.splits.leave_n_subjects_out), whose count the data decides.
     """
-    from ferjax.data import pipeline
+    from ferjax.data import pipeline, splits
     from ferjax.train import loop
 
     workdir = Path(workdir)
     results = []
-    for fold in range(pipeline.num_cv_folds(config.data)):
+    for fold in range(splits.num_cv_folds(config.data)):
         fold_config = config.copy_and_resolve_references()
         with fold_config.unlocked():
             fold_config.data.fold = fold
