@@ -8,7 +8,7 @@ import pytest
 from ferjax.losses import total_loss
 from ferjax.models import build_model
 from ferjax.models.feratt import average_pool_to
-from ferjax.models.preact_resnet import preact_resnet18
+from ferjax.models.preact_resnet import PreActResNet
 
 TINY = {"name": "feratt", "encoder_widths": (4, 8, 8, 8), "encoder_blocks": (1, 1, 1, 1),
         "decoder_filters": 2, "rec_width": 4, "rep_width": 4, "num_resblocks": 1,
@@ -22,7 +22,7 @@ def _param_count(module, shape):
 
 
 def test_preact_resnet18_has_the_cifar_reference_parameter_count():
-    assert _param_count(preact_resnet18(10), (1, 32, 32, 3)) == 11_171_146
+    assert _param_count(PreActResNet(num_classes=10), (1, 32, 32, 3)) == 11_171_146
 
 
 def test_full_feratt_size_is_near_the_reference():
@@ -66,9 +66,9 @@ def test_baseline_is_the_classifier_on_the_pooled_image(tiny_runs):
     model, variables, out = runs["baseline"]
     assert set(out) == {"logits", "embedding", "features"}
     assert set(variables["params"]) == {"g_rep"}
-    direct = preact_resnet18(3, width=4).apply({"params": variables["params"]["g_rep"],
-                                                "batch_stats": variables["batch_stats"]["g_rep"]},
-                                               average_pool_to(images, 16))
+    direct = PreActResNet(num_classes=3, width=4).apply(
+        {"params": variables["params"]["g_rep"], "batch_stats": variables["batch_stats"]["g_rep"]},
+        average_pool_to(images, 16))
     np.testing.assert_allclose(out["logits"], direct["logits"], rtol=1e-5, atol=1e-6)
 
 

@@ -58,8 +58,14 @@ def test_class_aus_are_active_and_neutral_has_none_above_resting_level():
             assert rec["au"].max() < 0.1  # front: idiosyncrasy 0.1 allows resting AUs < 0.06
 
 
+def subject_identity(config, seed, subject_id):
+    """The persistent identity of `subject_id` in dataset `seed`, as the renderer draws it."""
+    from ferjax.synth.example import _identity_and_neutral
+    return _identity_and_neutral(config.identity_variation, config.idiosyncrasy, seed,
+                                 subject_id)[0]
+
+
 def test_au_dropout_makes_prototypes_incomplete_but_never_empty():
-    from ferjax.synth.example import subject_identity
     from ferjax.synth.expression import sample_expression
     config = synth.preset("front", au_dropout=1.0, idiosyncrasy=0.0)
     idn = subject_identity(config, 0, 0)

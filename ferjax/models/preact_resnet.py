@@ -77,8 +77,3 @@ class PreActResNet(nn.Module):
             embedding = nn.Dense(self.embedding_dim, name="embedding")(features)
         logits = nn.Dense(self.num_classes, name="classifier")(embedding)
         return {"features": features, "embedding": embedding, "logits": logits}
-
-
-def preact_resnet18(num_classes: int, width: int = 64, embedding_dim: int = 0) -> PreActResNet:
-    return PreActResNet(num_classes=num_classes, stage_sizes=(2, 2, 2, 2), width=width,
-                        embedding_dim=embedding_dim)

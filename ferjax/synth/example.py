@@ -24,12 +24,6 @@ from ferjax.synth.splits import split_subjects, subject_fold
 _IDENTITY_STREAM, _EXAMPLE_STREAM = 0, 1
 
 
-def subject_identity(config: SynthConfig, seed: int, subject_id: int) -> Identity:
-    """The persistent identity of `subject_id` in dataset `seed`."""
-    return _identity_and_neutral(config.identity_variation, config.idiosyncrasy, int(seed),
-                                 int(subject_id))[0]
-
-
 @functools.lru_cache(maxsize=4096)
 def _identity_and_neutral(variation: float, idiosyncrasy: float, seed: int,
                           subject_id: int) -> tuple[Identity, np.ndarray]:
