@@ -133,6 +133,13 @@ def get_config(arg=None):
     if a.cv:  # the paper's leave-10-subjects-out (FERSynth composite's 60 subjects: 6 folds)
         c.protocol = "kfold"
         c.data.subjects_per_fold = 10
+    # The paper's analyses (Tables 1-4, Fig. 6-9), per run or per fold; runs are compared with
+    # python -m ferjax.evaluation.compare.
+    c.evals.knn = {"type": "knn", "k": 11, "tsne": True, "max_examples": 0}
+    if a.variant != "baseline":
+        c.evals.attention = {"type": "attention"}
+        c.evals.attention_image = {"type": "attention_image", "max_examples": 0}
+    c.evals.robustness = {"type": "robustness", "max_examples": 0}
     if a.runlocal:
         pieces.apply_runlocal(c, steps=4, eval_batch=8, stats_examples=16, checkpoint_every=2)
         c.model.update({"rep_width": 8, "decoder_filters": 4, "rec_width": 8,
