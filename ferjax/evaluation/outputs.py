@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -17,7 +16,8 @@ def collect_outputs(apply_fn: Callable, source, transform, keys: Sequence[str], 
     """Runs `apply_fn(images) -> output dict` over every record of `source`.
 
     Args:
-      apply_fn: normalised float32 (B, H, W, C) images -> the model's output dict.
+      apply_fn: normalised float32 (B, H, W, C) images -> the model's output dict; pass a
+        jitted function and reuse it (every new jax.jit compiles again).
       transform: the eval transform (crop + normalise), e.g. pipeline.EvalTransform.
       keys: outputs to keep (those the model does not return are skipped).
       batch_keys: batch fields to keep alongside (label, mask, ... where present).
@@ -25,11 +25,10 @@ def collect_outputs(apply_fn: Callable, source, transform, keys: Sequence[str], 
     Returns:
       {key: array (N, ...)} over the N real records (padding dropped), outputs and batch fields.
     """
-    forward = jax.jit(apply_fn)
     out: dict[str, list] = {k: [] for k in (*keys, *batch_keys, "weight")}
     for batch in pipeline.eval_batches(source, transform, local_batch_size=batch_size):
         images = batch["image"] if perturb is None else perturb(batch["image"])
-        result = forward(jnp.asarray(images))
+        result = apply_fn(jnp.asarray(images))
         for k in keys:
             if k in result:
                 out[k].append(np.asarray(result[k]))

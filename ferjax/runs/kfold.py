@@ -1,0 +1,72 @@
+"""Protocol "kfold": subject-independent k-fold cross-validation (Sun et al.: 5 folds).
+
+Each fold trains from scratch in workdir/fold<k> (so each fold resumes on its own after a
+preemption), evaluates on the held-out subjects and runs config.evals in its directory; the
+summary (workdir/crossval.json) gives mean ± std accuracy and the confusion matrix summed over
+folds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from ferjax.data import pipeline
+from ferjax.files import write_json
+from ferjax.runs import evaluators
+from ferjax.runs.result import RunResult
+from ferjax.train import loop
+from ferjax.viz import figures
+
+
+def summarise(fold_results: list[dict]) -> dict:
+    """Mean ± std (population std over folds, as the papers report) and summed confusion."""
+    acc = np.array([r["accuracy"] for r in fold_results])
+    f1 = np.array([r["macro_f1"] for r in fold_results])
+    return {"num_folds": len(fold_results),
+            "accuracy_mean": float(acc.mean()), "accuracy_std": float(acc.std()),
+            "macro_f1_mean": float(f1.mean()), "macro_f1_std": float(f1.std()),
+            "fold_accuracy": acc.tolist(),
+            "confusion": np.sum([r["confusion"] for r in fold_results], axis=0).tolist(),
+            "class_names": fold_results[0]["class_names"]}
+
+
+def fold_config(config, fold: int):
+    """The single-run config of `fold`: config.data.fold = fold, seed = config.seed + fold."""
+    cfg = config.copy_and_resolve_references()
+    with cfg.unlocked():
+        cfg.data.fold = fold
+        cfg.seed = config.seed + fold
+    return cfg
+
+
+def run(config, workdir: Path) -> RunResult:
+    """Runs every fold and writes workdir/crossval.json and figures/confusion_crossval.png.
+
+    The folds are the records' `fold` field modulo config.data.num_folds, or, with
+    config.data.subjects_per_fold = n > 0, groups of n subjects (FERAtt's leave-10-subjects-out;
+    ferjax.data.splits.leave_n_subjects_out), whose count the data decides.
+    """
+    evaluators.check(config)
+    is_main = jax.process_index() == 0
+    models, evals = [], {}
+    for fold in range(pipeline.num_cv_folds(config.data)):
+        trained = loop.train(fold_config(config, fold), workdir / f"fold{fold}")
+        models.append(trained)
+        if trained.preempted:
+            return RunResult(workdir, tuple(models), trained.result, evals, preempted=True)
+        if is_main:
+            evals[fold] = evaluators.run_all(trained.config, trained, trained.workdir)
+    summary = summarise([m.result for m in models])
+    if is_main:
+        write_json(workdir / "crossval.json", summary)
+        figures.confusion_matrix_figure(
+            np.array(summary["confusion"]), summary["class_names"],
+            workdir / "figures" / "confusion_crossval.png",
+            title=f"{summary['num_folds']}-fold accuracy {summary['accuracy_mean']:.3f} ± "
+                  f"{summary['accuracy_std']:.3f}")
+        print(f"cross-validation: accuracy {summary['accuracy_mean']:.4f} ± "
+              f"{summary['accuracy_std']:.4f} over {summary['num_folds']} folds", flush=True)
+    return RunResult(workdir, tuple(models), summary, evals)
