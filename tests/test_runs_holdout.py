@@ -82,3 +82,15 @@ def test_unknown_protocol_and_evaluator_fail_before_training(tmp_path):
     assert set(runs.names()) == {"holdout", "kfold", "stagewise"}
     assert {"classification", "figures", "attention", "landmarks", "gradcam", "cross_dataset",
             "knn", "attention_image", "robustness"} <= set(evaluators.names())
+
+
+def test_cross_dataset_evaluator_tests_the_final_model_on_other_splits(run, tmp_path):
+    config, result = run
+    sets = {"same": {"eval_split": "validation"}, "train": {"eval_split": "train"}}
+    scores = evaluators.get("cross_dataset")(evaluators.EvalTarget(result.models[0]), tmp_path,
+                                             sets=sets, columns=("train", "same"))
+    assert scores["same"] == pytest.approx(result.summary["accuracy"])
+    assert 0.0 <= scores["train"] <= 1.0
+    saved = json.loads((tmp_path / "cross_dataset.json").read_text())
+    assert saved == {"sun_attention (8 classes, trained on fersynth)": scores}
+    assert "| model | train | same |" in (tmp_path / "cross_dataset.md").read_text()

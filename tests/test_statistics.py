@@ -34,6 +34,13 @@ def test_iman_davenport_matches_demsar():
     assert p < 0.05
 
 
+def test_identical_rankings_give_an_infinite_iman_davenport_f():
+    table = np.array([[0.5, 0.6, 0.7], [0.4, 0.6, 0.8], [0.1, 0.2, 0.3]])
+    result = statistics.friedman(table)
+    assert result.statistic == pytest.approx(3 * 2)  # the maximum, N (k - 1)
+    assert result.iman_davenport == math.inf and result.iman_davenport_pvalue == 0.0
+
+
 def test_critical_differences_match_demsar_tables():
     # Demšar Table 5: q_0.05 = 2.569 (Nemenyi) and 2.394 (Bonferroni-Dunn, two-tailed) at k = 4;
     # his example's CD with N = 14 is 1.25 for Nemenyi.

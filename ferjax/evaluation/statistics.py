@@ -41,8 +41,15 @@ def average_ranks(scores) -> np.ndarray:
 
 
 def iman_davenport(chi2: float, n_blocks: int, k: int) -> tuple[float, float]:
-    """Iman-Davenport's F form of the Friedman statistic and its p-value."""
-    f = (n_blocks - 1) * chi2 / (n_blocks * (k - 1) - chi2)
+    """Iman-Davenport's F form of the Friedman statistic and its p-value.
+
+    When every block ranks the methods identically, χ²_F reaches its maximum N(k − 1) and F is
+    infinite (p = 0).
+    """
+    denominator = n_blocks * (k - 1) - chi2
+    if denominator <= 1e-12 * max(1.0, chi2):
+        return math.inf, 0.0
+    f = (n_blocks - 1) * chi2 / denominator
     return f, float(stats.f.sf(f, k - 1, (k - 1) * (n_blocks - 1)))
 
 
@@ -109,7 +116,7 @@ def bonferroni_dunn(scores, methods: Sequence[str], control: str,
 
 
 def fold_summary(values) -> tuple[float, float]:
-    """Mean and population standard deviation (ddof = 0, as crossval.summarise) over folds."""
+    """Mean and population standard deviation (ddof = 0, as the kfold runner's summary) over folds."""
     v = np.asarray(values, np.float64)
     if v.ndim != 1 or v.size == 0:
         raise ValueError(f"fold values must be a non-empty 1-D sequence, got shape {v.shape}")
