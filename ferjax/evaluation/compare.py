@@ -96,7 +96,8 @@ def markdown_table(report: Mapping, columns: Mapping[str, str] | None = None) ->
 def fold_dirs(run_dir: str | Path) -> list[Path]:
     """run_dir/fold<k> in fold order, or [run_dir] for a run without folds."""
     run_dir = Path(run_dir)
-    folds = sorted(run_dir.glob("fold*"), key=lambda p: int(p.name[4:]))
+    folds = sorted((p for p in run_dir.glob("fold*") if p.name[4:].isdigit()),
+                   key=lambda p: int(p.name[4:]))
     return folds or [run_dir]
 
 

@@ -23,9 +23,9 @@ from absl import logging
 from jax.experimental import multihost_utils
 
 from ferjax import losses as loss_lib
-from ferjax.files import write_json
 from ferjax.data import pipeline
 from ferjax.evaluation import metrics as metrics_lib
+from ferjax.files import write_json
 from ferjax.models import build_model, load_pretrained
 from ferjax.train import checkpoint, distributed, optim, state as state_lib, steps, writers
 
@@ -199,8 +199,8 @@ def train(config, workdir: str | Path) -> TrainedModel:
     if is_main:
         write_json(workdir / "config.json", json.loads(config.to_json_best_effort()))
         write_json(workdir / "data_stats.json", {"mean": data.norm.mean, "std": data.norm.std,
-                                                  **{k: v for k, v in data.info.items()
-                                                     if k != "mean_landmarks"}})
+                                                 **{k: v for k, v in data.info.items()
+                                                    if k != "mean_landmarks"}})
         if start_step:
             print(f"resumed from checkpoint at step {start_step}", flush=True)
 
