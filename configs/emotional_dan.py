@@ -13,8 +13,8 @@ loss=joint|code|emotion, steps=300 (per phase), fine_tune=0 (steps of a last all
 batch=32, size=0 (square input side; 0 = FERSynth's 144×112 centre crop, or 224 for real
 data), width=8 (base channels; Table 1 = 64), fc=64 (fc1 units; Table 1 = 256),
 stage_opt=sgd_clr|adam (optimiser of stages ≥ 2), paper, cross (after training, test on the
-datasets of config.cross_dataset: workdir/cross_dataset.md in the paper's Table 2/3 layout; the
-test builders must store images at least `size` pixels wide), runlocal.
+datasets of config.evals.cross_dataset: workdir/cross_dataset.md in the paper's Table 2/3
+layout; the test builders must store images at least `size` pixels wide), runlocal.
 
 Phases (ferjax/runs/stagewise.py), each in workdir/<phase>: stage_1 on the landmark NME with
 Adam 1e-3; stage_t (t ≥ 2) with earlier stages frozen on α·NME + β·CE (α = 0.4, β = 0.6) with
