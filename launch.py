@@ -54,15 +54,8 @@ def main(argv):
     config = _CONFIG.value
     workdir = Path(_WORKDIR.value) if _WORKDIR.value else default_workdir(
         flags.FLAGS["config"].serialize().split("=", 1)[1])
-    if config.protocol == "kfold":
-        from ferjax.evaluation import crossval
-        crossval.run(config, workdir)
-    elif config.protocol == "stagewise":
-        from ferjax.train import stagewise
-        stagewise.run(config, workdir)
-    else:
-        from ferjax.train import loop
-        loop.train_and_evaluate(config, workdir)
+    from ferjax import runs
+    runs.run(config, workdir)  # the runner config.protocol names (ferjax/runs)
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ def throughput(size: int, num_stages: int, num_classes: int, batch: int, num_ste
     evaluate = jax.jit(lambda v, x: full.apply(v, x, train=False)["logits"])
     eval_s = _time(evaluate, (variables, images), num_steps)
 
-    # The stage-wise phase that trains `train_stage` (ferjax.train.stagewise): earlier stages
+    # The stage-wise phase that trains `train_stage` (ferjax.runs.stagewise): earlier stages
     # frozen in the model and in the optimiser, SGD + triangular CLR, the joint loss.
     model = make_model(size, num_stages, num_classes, active_stages=train_stage,
                        frozen_stages=train_stage - 1)

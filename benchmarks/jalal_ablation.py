@@ -13,8 +13,8 @@ configs/jalal_self_attention.py once per variant through the standard trainer:
   imbalanced_balanced  the same, then Jalal's class balancing (target = mean class count)
   (and the no-attention pair of the last two with --variants)
 Prints one line per variant (validation accuracy, macro recall) and writes summary.json; each
-variant's workdir has the usual results, confusion matrix and curves, and the attention model a
-self-attention query-map figure.
+variant's workdir has what its config's evaluators write (results, confusion matrix, curves,
+and for the attention models the attention and self-attention query-map figures).
 """
 
 from __future__ import annotations
@@ -25,19 +25,11 @@ import sys
 import time
 from pathlib import Path
 
-import jax
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's configs/
 
 from configs import jalal_self_attention  # noqa: E402
-from ferjax import labels, synth  # noqa: E402
-from ferjax.data import pipeline, sources  # noqa: E402
-from ferjax.explain.self_attention_maps import self_attention_maps  # noqa: E402
-from ferjax.models import build_model  # noqa: E402
-from ferjax.train import checkpoint, loop, optim  # noqa: E402
-from ferjax.train import state as state_lib  # noqa: E402
-from ferjax.viz.self_attention import self_attention_figure  # noqa: E402
+from ferjax import runs, synth  # noqa: E402
+from ferjax.data import sources  # noqa: E402
 
 VARIANTS = {
     "attention": "",
@@ -70,50 +62,6 @@ def variant_config(arg: str, args, records):
     return config
 
 
-def macro_recall(confusion: np.ndarray) -> float:
-    confusion = np.asarray(confusion, np.float64)
-    return float(np.mean(np.diag(confusion) / np.maximum(confusion.sum(1), 1)))
-
-
-def attention_query_figure(config, workdir: Path, out: Path, count: int = 4) -> None:
-    """Restores the trained model and draws its self-attention at eyes, nose and mouth."""
-    data = pipeline.build_data(config.data, seed=config.seed)
-    model = build_model(config.model, data.info)
-    variables = state_lib.init_variables(model, jax.random.key(0), data.info["image_shape"])
-    tx = optim.make_optimizer(config.train.optimizer,
-                              optim.make_schedule(config.train.schedule, 1))
-    state = state_lib.create_train_state(model, variables, tx, "")
-    it = iter(pipeline.train_dataset(data.train, pipeline.TrainTransform(
-        data.spec, data.norm, **dict(config.data.augment)), seed=config.seed,
-        local_batch_size=config.train.batch_size))
-    state, _ = checkpoint.restore_latest(checkpoint.make_manager(workdir, 1), state, it)
-    transform = pipeline.EvalTransform(data.spec, data.norm)
-    # One face each of several classes, from different subjects.
-    eval_labels = sources.field_values(data.eval, "label")
-    picks = [int(np.flatnonzero(eval_labels == c)[k * 17 % np.sum(eval_labels == c)])
-             for k, c in enumerate((1, 3, 6, 2, 5, 4)[:count])]
-    records = [data.eval[i] for i in picks]
-    images = np.stack([transform.map(r)["image"] for r in records])
-    # Query points from each face's own landmarks, in the centre-cropped frame.
-    h, w = data.spec.crop_size
-    points = []
-    for r in records:
-        lm = np.asarray(r["landmarks"])
-        offset = np.array([(r["image"].shape[1] - w) // 2, (r["image"].shape[0] - h) // 2])
-        points.append(np.stack([lm[36:42].mean(0), lm[42:48].mean(0), lm[30],
-                                (lm[51] + lm[57]) / 2]) - offset)
-    result = self_attention_maps(model, {"params": state.params,
-                                         "batch_stats": state.batch_stats}, images,
-                                 np.stack(points))
-    names = labels.CLASSES
-    titles = [f"{names[int(r['label'])]} -> {names[int(np.argmax(l))]}"
-              for r, l in zip(records, result["logits"])]
-    fig = self_attention_figure(images, result["maps"], result["query_points"], titles,
-                                ["right eye", "left eye", "nose tip", "mouth"])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workdir", default="runs/jalal_ablation")
@@ -140,8 +88,8 @@ def main() -> None:
     for name in args.variants.split(","):
         config = variant_config(VARIANTS[name], args, records)
         start = time.time()
-        result = loop.train_and_evaluate(config, root / name)
-        row = {"accuracy": result["accuracy"], "macro_recall": macro_recall(result["confusion"]),
+        result = runs.run(config, root / name).summary
+        row = {"accuracy": result["accuracy"], "macro_recall": result["macro_recall"],
                "train_size": int(json.loads((root / name / "data_stats.json").read_text())
                                  ["train_size"]),
                "seconds": round(time.time() - start), "arg": VARIANTS[name],
@@ -151,9 +99,6 @@ def main() -> None:
         summary[name] = row
         summary_path.write_text(json.dumps(summary, indent=2))
         print(f"{name}: {row}", flush=True)
-        if name == "attention":
-            attention_query_figure(config, root / name, root / name / "figures" /
-                                   "self_attention_queries.png")
 
 
 if __name__ == "__main__":

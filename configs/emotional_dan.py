@@ -13,13 +13,15 @@ loss=joint|code|emotion, steps=300 (per phase), fine_tune=0 (steps of a last all
 batch=32, size=0 (square input side; 0 = FERSynth's 144×112 centre crop, or 224 for real
 data), width=8 (base channels; Table 1 = 64), fc=64 (fc1 units; Table 1 = 256),
 stage_opt=sgd_clr|adam (optimiser of stages ≥ 2), paper, cross (after training, test on the
-datasets of config.cross_dataset: workdir/cross_dataset.md in the paper's Table 2/3 layout; the
-test builders must store images at least `size` pixels wide), runlocal.
+datasets of config.evals.cross_dataset: workdir/cross_dataset.md in the paper's Table 2/3
+layout; the test builders must store images at least `size` pixels wide), runlocal.
 
-Phases (ferjax/train/stagewise.py), each in workdir/<phase>: stage_1 on the landmark NME with
+Phases (ferjax/runs/stagewise.py), each in workdir/<phase>: stage_1 on the landmark NME with
 Adam 1e-3; stage_t (t ≥ 2) with earlier stages frozen on α·NME + β·CE (α = 0.4, β = 0.6) with
 SGD and the triangular cyclical LR 1e-4..0.05 (half cycle 10k steps in the paper, half a phase
-here); workdir/stagewise.json and workdir/dan_report.json collect the results.
+here); workdir/stagewise.json collects the phases' results, and the final model's evaluators
+write workdir/landmarks.json (NME per stage, CED), workdir/gradcam.json (Table 5) and, with
+`cross`, workdir/cross_dataset.{json,md}.
 Expected on a 2-core CPU: see docs/performance.md (measured there, not promised here).
 """
 
@@ -128,17 +130,21 @@ def get_config(arg=None):
         "first_stage_steps": a.steps,
         "stage_steps": a.steps,
         "fine_tune_steps": a.fine_tune,
+        # Evaluators run in every phase's directory; the others run on the final model only.
+        "phase_evals": ("classification", "figures"),
         "first_stage": {"losses": first_losses,
                         "optimizer": {"name": "adam", "b1": 0.9, "b2": 0.999, "eps": 1e-8,
                                       "grad_clip_norm": 0.0},
                         "schedule": {"kind": "constant", "lr": 1e-3}},
     }
-    sets = {column: _test_set(c.data.name, target, a.size or 224)
-            for column, target in CROSS_DATASET.get(c.data.name, {}).items()} if a.cross else {}
-    # ConfigDict sorts its keys; "columns" keeps the paper's column order.
-    c.cross_dataset = {"columns": tuple(sets), "sets": sets}
-    c.report = {"gradcam_layers": ("conv4a", "conv4b"), "frontal_epsilon": 0.05,
-                "window": 3, "max_examples": 512}
+    c.evals.landmarks = {"type": "landmarks", "max_examples": 512}
+    c.evals.gradcam = {"type": "gradcam", "layers": ("conv4a", "conv4b"),
+                       "frontal_epsilon": 0.05, "window": 3, "max_examples": 512}
+    if a.cross:
+        sets = {column: _test_set(c.data.name, target, a.size or 224)
+                for column, target in CROSS_DATASET.get(c.data.name, {}).items()}
+        # ConfigDict sorts its keys; "columns" keeps the paper's column order.
+        c.evals.cross_dataset = {"type": "cross_dataset", "columns": tuple(sets), "sets": sets}
     if a.runlocal:
         c.stagewise.first_stage_steps = c.stagewise.stage_steps = 3
         if a.stage_opt == "sgd_clr":
@@ -148,5 +154,5 @@ def get_config(arg=None):
         c.train.checkpoint_every = 3
         c.eval.batch_size = 16
         c.data.stats_examples = 64
-        c.report.max_examples = 32
+        c.evals.landmarks.max_examples = c.evals.gradcam.max_examples = 32
     return c

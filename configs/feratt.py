@@ -26,6 +26,7 @@ the README / docs, not promised here.
 """
 
 from ferjax.configs import pieces
+from ferjax.evaluation import robustness
 
 DEFAULTS = {
     "variant": "rep_cls",
@@ -121,9 +122,18 @@ def get_config(arg=None):
     if a.cv:  # the paper's leave-10-subjects-out (FERSynth composite's 60 subjects: 6 folds)
         c.protocol = "kfold"
         c.data.subjects_per_fold = 10
+    # The paper's analyses (Tables 1-4, Fig. 6-9), per run or per fold; runs are compared with
+    # python -m ferjax.evaluation.compare.
+    c.evals.knn = {"type": "knn", "k": 11, "tsne": True, "max_examples": 0}
+    if a.variant != "baseline":
+        c.evals.attention = {"type": "attention"}
+        c.evals.attention_image = {"type": "attention_image", "max_examples": 0}
+    c.evals.robustness = {"type": "robustness", "sigmas": robustness.NOISE_SIGMAS,
+                          "max_examples": 0}
     if a.runlocal:
         pieces.apply_runlocal(c, steps=4, eval_batch=8, stats_examples=16, checkpoint_every=2)
         c.model.update({"rep_width": 8, "decoder_filters": 4, "rec_width": 8,
                         "num_resblocks": 1, "encoder_widths": (8, 16, 16, 16),
                         "encoder_blocks": (1, 1, 1, 1)})
+        c.evals.robustness.sigmas = (0.05, 0.3)
     return c

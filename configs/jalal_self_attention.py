@@ -93,6 +93,9 @@ def get_config(arg=None):
         c.train.log_every = 100
         c.train.checkpoint_every = 2000
         c.eval.batch_size = 500
+    if a.attention:  # the block's mean map over queries, and its rows at face landmarks
+        c.evals.attention = {"type": "attention"}
+        c.evals.self_attention_queries = {"type": "self_attention_queries", "count": 4}
     if a.runlocal:
         pieces.apply_runlocal(c, steps=4, checkpoint_every=2)
         c.data.crop_size = (32, 32)

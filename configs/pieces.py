@@ -45,8 +45,7 @@ def base() -> mlc.ConfigDict:
     """Fields every experiment has; experiments fill in model, data, losses."""
     c = mlc.ConfigDict()
     c.seed = 0
-    c.protocol = "holdout"          # "holdout" (train/eval splits) or "kfold" (config.data.fold)
-    c.figures = True
+    c.protocol = "holdout"          # a runner of ferjax.runs: holdout | kfold | stagewise
     c.model = mlc.ConfigDict({"name": ""})
     c.losses = mlc.ConfigDict({"emotion_ce": {"weight": 1.0}})
     c.train = mlc.ConfigDict({
@@ -63,6 +62,10 @@ def base() -> mlc.ConfigDict:
         "schedule": {"kind": "constant", "lr": 1e-3},
     })
     c.eval = mlc.ConfigDict({"batch_size": 64})
+    # Run after training on the final model(s), each writing its own files into the workdir
+    # (ferjax.runs.evaluators): {name: {"type": ..., **options}}.
+    c.evals = mlc.ConfigDict({"classification": {"type": "classification"},   # results.json
+                              "figures": {"type": "figures"}})
     return c
 
 

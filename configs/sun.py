@@ -48,6 +48,8 @@ def get_config(model_name: str, arg: str | None):
     c.train.schedule = {"kind": "constant", "lr": 1e-3}
     if a.cv:
         c.protocol = "kfold"
+    if model_name in ("sun_attention", "sun_gap"):  # Fig. 5: where the weight map looks
+        c.evals.attention = {"type": "attention"}
     if a.runlocal:
         pieces.apply_runlocal(c, steps=6)
     return c

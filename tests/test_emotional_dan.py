@@ -97,7 +97,7 @@ def _batch(images):
 
 def test_stage_2_step_leaves_stage_1_parameters_and_statistics_bit_identical(tiny):
     _, variables, images = tiny
-    # The stage-2 phase as ferjax.train.stagewise configures it: stage 1 frozen in the model,
+    # The stage-2 phase as ferjax.runs.stagewise configures it: stage 1 frozen in the model,
     # only "^stage_2/" trained, SGD with the triangular cyclical learning rate.
     model = build_model({**TINY, "active_stages": 2, "frozen_stages": 1}, _data_info())
     tx = optim.make_optimizer({"name": "sgd"}, optim.make_schedule(

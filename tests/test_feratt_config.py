@@ -32,7 +32,6 @@ def _memory_config(arg):
     c.data.source = "memory"
     c.data.records = {"train": sources.ListSource(_face_records(24, 1)),
                       "validation": sources.ListSource(_face_records(8, 2))}
-    c.figures = False
     return c
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from configs import jalal_self_attention
 from ferjax.data import pipeline
-from ferjax.train import loop
+from ferjax import runs
 from toy import toy_config
 
 
@@ -56,6 +56,6 @@ def test_pipeline_hook_resamples_the_training_set():
 def test_training_run_with_balancing(tmp_path):
     sampling = {"imbalance": "", "balance": True, "target": "6", "replicate": "fill",
                 "crop_fraction": 0.9}
-    result = loop.train_and_evaluate(_toy_jalal(3, sampling), tmp_path)
+    result = runs.run(_toy_jalal(3, sampling), tmp_path).summary
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["num_examples"] == 24 and 0.0 <= result["accuracy"] <= 1.0

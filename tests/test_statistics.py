@@ -34,6 +34,13 @@ def test_iman_davenport_matches_demsar():
     assert p < 0.05
 
 
+def test_identical_rankings_give_an_infinite_iman_davenport_f():
+    table = np.array([[0.5, 0.6, 0.7], [0.4, 0.6, 0.8], [0.1, 0.2, 0.3]])
+    result = statistics.friedman(table)
+    assert result.statistic == pytest.approx(3 * 2)  # the maximum, N (k - 1)
+    assert result.iman_davenport == math.inf and result.iman_davenport_pvalue == 0.0
+
+
 def test_critical_differences_match_demsar_tables():
     # Demšar Table 5: q_0.05 = 2.569 (Nemenyi) and 2.394 (Bonferroni-Dunn, two-tailed) at k = 4;
     # his example's CD with N = 14 is 1.25 for Nemenyi.
@@ -70,35 +77,11 @@ def test_bonferroni_dunn_against_a_control():
         statistics.bonferroni_dunn(TABLE, ["a", "b", "c"], control="d")
 
 
-def test_fold_summary_and_metrics_by_hand():
+def test_fold_summary_by_hand():
     mean, std = statistics.fold_summary([0.7, 0.8, 0.9])
     assert (mean, std) == (pytest.approx(0.8), pytest.approx(np.sqrt(0.02 / 3)))
-    y_true = [0, 0, 1, 1, 2, 2]
-    y_pred = [0, 1, 1, 1, 2, 0]
-    m = statistics.classification_metrics(y_true, y_pred)
-    # per class precision 1/2, 2/3, 1; recall 1/2, 1, 1/2
-    assert m["accuracy"] == pytest.approx(4 / 6)
-    assert m["precision"] == pytest.approx((1 / 2 + 2 / 3 + 1) / 3)
-    assert m["recall"] == pytest.approx((1 / 2 + 1 + 1 / 2) / 3)
-    f1s = [1 / 2, 2 * (2 / 3) / (2 / 3 + 1), 2 * 0.5 / 1.5]
-    assert m["f1"] == pytest.approx(np.mean(f1s))
-    p, r = m["precision"], m["recall"]
-    assert m["f1_of_macro_pr"] == pytest.approx(2 * p * r / (p + r))
     summary = statistics.summarise_folds([{"accuracy": 0.5}, {"accuracy": 0.7}])
     assert summary["accuracy"] == (pytest.approx(0.6), pytest.approx(0.1))
-
-
-def test_knn_accuracy_on_separated_clusters():
-    rng = np.random.default_rng(0)
-    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
-    train_y = np.repeat(np.arange(3), 12)
-    train_z = centres[train_y] + rng.normal(0, 0.5, (36, 2))
-    test_y = np.array([0, 1, 2, 2])
-    test_z = centres[test_y]
-    assert statistics.knn_accuracy(train_z, train_y, test_z, test_y) == 1.0
-    assert statistics.knn_accuracy(train_z, train_y, test_z, [1, 1, 2, 2]) == 0.75
-    with pytest.raises(ValueError, match="k=11"):
-        statistics.knn_accuracy(train_z[:5], train_y[:5], test_z, test_y)
 
 
 def test_bad_score_tables_are_rejected():

@@ -13,27 +13,23 @@ from toy import toy_config
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("run")
-    config = toy_config(steps=6)
-    config.figures = True
-    result = loop.train_and_evaluate(config, workdir)
+    result = loop.train_and_evaluate(toy_config(steps=6), workdir)
     return workdir, result
 
 
-def test_run_leaves_results_metrics_checkpoints_and_figures(trained):
+def test_run_leaves_metrics_checkpoints_and_returns_the_evaluation(trained):
     workdir, result = trained
-    saved = json.loads((workdir / "results.json").read_text())
-    assert saved["accuracy"] == pytest.approx(result["accuracy"])
-    assert saved["num_examples"] == 24
-    assert np.sum(saved["confusion"]) == 24
+    assert result["num_examples"] == 24 and result["step"] == 6
+    assert np.sum(result["confusion"]) == 24
     lines = writers.read_metrics(workdir)
     assert [l["step"] for l in lines if l["split"] == "train"] == [2, 4, 6]
     assert all(np.isfinite(l["loss"]) for l in lines)
     assert (workdir / "checkpoints" / "6").is_dir()
     config = json.loads((workdir / "config.json").read_text())
     assert config["model"]["name"] == "sun_attention"
-    for name in ("confusion.png", "training_curves.png", "attention_per_emotion.png"):
-        assert (workdir / "figures" / name).stat().st_size > 1000
     assert list((workdir / "tensorboard").iterdir())
+    # What else a run leaves is its evaluators' business (ferjax.runs), not the engine's.
+    assert not (workdir / "results.json").exists() and not (workdir / "figures").exists()
 
 
 def test_rerun_resumes_instead_of_retraining(trained, capsys):

@@ -37,5 +37,5 @@ def toy_config(steps: int = 6, batch: int = 16, model: str = "sun_attention", se
     c.train.log_every = 2
     c.train.checkpoint_every = 2
     c.eval.batch_size = 16
-    c.figures = False
+    c.evals = {"classification": {"type": "classification"}}  # results.json, no figures
     return c

@@ -1,14 +1,12 @@
 """Cross-dataset evaluation: train on one dataset, test on several (EmotionalDAN Tables 2, 3).
 
-Test images are normalised with the TRAINING set's statistics (the run's data_stats.json), as
-the paper states; the authors' code standardised each test set by its own statistics, a bug.
-Every test set is read in the run's label space (3 or 7 classes) and input size.
+Test images are normalised with the TRAINING set's statistics, as the paper states; the
+authors' code standardised each test set by its own statistics, a bug. Every test set is read
+in the run's label space (3 or 7 classes) and input size (config_for_test_set).
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import jax
@@ -16,8 +14,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from ferjax.data import pipeline
-from ferjax.models import build_model
-from ferjax.train import checkpoint
 
 
 def predict(model, variables, source, transform, batch_size: int):
@@ -31,40 +27,14 @@ def predict(model, variables, source, transform, batch_size: int):
     return np.concatenate(labels), np.concatenate(predictions)
 
 
-def evaluate_run(config, run_dir: str | Path,
-                 test_sets: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
-    """Accuracy of run_dir's final checkpoint on each test set.
-
-    Args:
-      config: the run's config (its model, data and label space).
-      run_dir: the run's workdir (checkpoints/ and data_stats.json).
-      test_sets: {column name: overrides of config.data naming the test data, e.g.
-        {"name": "ckplus", "config": "", "eval_split": "test", "manual_dir": ...}}.
-    Returns:
-      {column name: accuracy}.
-    """
-    run_dir = Path(run_dir)
-    stats_file = run_dir / "data_stats.json"
-    if not stats_file.exists():
-        raise FileNotFoundError(f"{stats_file} is missing: not a finished training run")
-    stats = json.loads(stats_file.read_text())
-    norm = pipeline.Normalisation(tuple(stats["mean"]), tuple(stats["std"]))
-    train_data = pipeline.build_data(config.data, seed=config.seed)  # mean shape, class space
-    model_cfg = {**dict(config.model), "active_stages": None, "frozen_stages": 0} \
-        if config.model.name == "emotional_dan" else dict(config.model)
-    model = build_model(model_cfg, train_data.info)
-    variables = jax.tree.map(jnp.asarray, checkpoint.restore_variables(run_dir))
-    results = {}
-    for column, overrides in test_sets.items():
-        test_cfg = config.data.copy_and_resolve_references()
-        with test_cfg.unlocked():
-            test_cfg.update(dict(overrides))
-        data = pipeline.build_data(test_cfg, seed=config.seed)
-        labels, predictions = predict(model, variables, data.eval,
-                                      pipeline.EvalTransform(data.spec, norm),
-                                      int(config.eval.batch_size))
-        results[column] = float(np.mean(labels == predictions))
-    return results
+def config_for_test_set(train_data_cfg, overrides: Mapping[str, Any]):
+    """The run's config.data with `overrides` naming a test set, e.g. {"name": "ckplus",
+    "config": "", "eval_split": "test", "manual_dir": ...}: label space, channels and crop are
+    the run's."""
+    test_cfg = train_data_cfg.copy_and_resolve_references()
+    with test_cfg.unlocked():
+        test_cfg.update(dict(overrides))
+    return test_cfg
 
 
 def table_markdown(rows: Mapping[str, Mapping[str, float]], columns: Sequence[str],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 # Paper §4.4 (Fig. 7–9): zero-mean white Gaussian noise levels, in [0, 1] image units.
@@ -55,3 +57,33 @@ def au_attention_share(attention: np.ndarray, au_regions: np.ndarray, num_aus: i
     shares = np.stack([(attention * ((full >> k) & 1)).sum(axis=(1, 2)) for k in range(num_aus)],
                       axis=-1)
     return np.where(total[:, None] > 0, shares / np.maximum(total, 1e-12)[:, None], 0.0)
+
+
+def class_au_share(attention_image: np.ndarray, au_regions: Sequence[np.ndarray],
+                   labels: np.ndarray, class_names: Sequence[str]) -> dict | None:
+    """Mean share of I_att mass inside the AU regions of each example's class (FACS/EMFACS AUs
+    of FERSynth), and the share a uniform map would get (the regions' area fraction).
+
+    attention_image (N, H, W, C) ≥ 0; au_regions: N FERSynth `au_regions` bit maps; labels (N,)
+    class ids into class_names. Classes without AUs (neutral) are skipped; None when no example
+    has any.
+    """
+    from ferjax import synth  # only FERSynth records carry AU regions
+
+    att = np.asarray(attention_image).mean(axis=-1)
+    shares, areas = [], []
+    for a, regions, label in zip(att, au_regions, labels):
+        aus = [synth.au_index(name)
+               for name in synth.EMOTION_AUS.get(class_names[int(label)], ())]
+        if not aus:
+            continue
+        share = au_attention_share(a[None], np.asarray(regions)[None], synth.NUM_AUS)[0]
+        cells = np.asarray(regions).astype(np.int64)
+        union = np.zeros_like(cells, bool)
+        for k in aus:
+            union |= ((cells >> k) & 1).astype(bool)
+        shares.append(min(1.0, float(sum(share[k] for k in aus))))
+        areas.append(float(union.mean()))
+    if not shares:
+        return None
+    return {"attention_share": float(np.mean(shares)), "uniform_share": float(np.mean(areas))}

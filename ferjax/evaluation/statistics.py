@@ -1,5 +1,4 @@
-"""Comparing methods as FERAtt does: fold summaries, macro metrics, k-NN accuracy on embeddings,
-and the Friedman test followed by Nemenyi (two-tailed) and Bonferroni-Dunn (one-tailed, against
+"""Comparing methods as FERAtt does: fold summaries and the Friedman test followed by Nemenyi (two-tailed) and Bonferroni-Dunn (one-tailed, against
 a control) post-hoc tests (Demšar 2006).
 
 Score tables are (blocks, methods): one row per dataset (or per fold), one column per method,
@@ -16,8 +15,6 @@ import numpy as np
 import pandas as pd
 import scikit_posthocs
 from scipy import stats
-from sklearn import metrics as skmetrics
-from sklearn.neighbors import KNeighborsClassifier
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,8 +41,15 @@ def average_ranks(scores) -> np.ndarray:
 
 
 def iman_davenport(chi2: float, n_blocks: int, k: int) -> tuple[float, float]:
-    """Iman-Davenport's F form of the Friedman statistic and its p-value."""
-    f = (n_blocks - 1) * chi2 / (n_blocks * (k - 1) - chi2)
+    """Iman-Davenport's F form of the Friedman statistic and its p-value.
+
+    When every block ranks the methods identically, χ²_F reaches its maximum N(k − 1) and F is
+    infinite (p = 0).
+    """
+    denominator = n_blocks * (k - 1) - chi2
+    if denominator <= 1e-12 * max(1.0, chi2):
+        return math.inf, 0.0
+    f = (n_blocks - 1) * chi2 / denominator
     return f, float(stats.f.sf(f, k - 1, (k - 1) * (n_blocks - 1)))
 
 
@@ -112,7 +116,7 @@ def bonferroni_dunn(scores, methods: Sequence[str], control: str,
 
 
 def fold_summary(values) -> tuple[float, float]:
-    """Mean and population standard deviation (ddof = 0, as crossval.summarise) over folds."""
+    """Mean and population standard deviation (ddof = 0, as the kfold runner's summary) over folds."""
     v = np.asarray(values, np.float64)
     if v.ndim != 1 or v.size == 0:
         raise ValueError(f"fold values must be a non-empty 1-D sequence, got shape {v.shape}")
@@ -125,31 +129,3 @@ def summarise_folds(per_fold: Sequence[Mapping[str, float]]) -> dict[str, tuple[
         raise ValueError("no folds to summarise")
     keys = per_fold[0].keys()
     return {key: fold_summary([fold[key] for fold in per_fold]) for key in keys}
-
-
-def classification_metrics(y_true, y_pred, labels: Sequence[int] | None = None) -> dict:
-    """Accuracy and macro precision / recall / F1 (scikit-learn; classes with no prediction
-    count as precision 0). "f1_of_macro_pr" is the harmonic mean of macro precision and macro
-    recall, which is what FERAtt's tables report (e.g. Table 2: 2·77.58·75.49/(77.58+75.49) =
-    76.52); "f1" is the mean of per-class F1. Values are fractions in [0, 1]."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.shape != y_pred.shape or y_true.ndim != 1:
-        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must be equal 1-D")
-    precision, recall, f1, _ = skmetrics.precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, average="macro", zero_division=0)
-    pr_sum = precision + recall
-    return {"accuracy": float(skmetrics.accuracy_score(y_true, y_pred)),
-            "precision": float(precision), "recall": float(recall), "f1": float(f1),
-            "f1_of_macro_pr": float(2 * precision * recall / pr_sum) if pr_sum > 0 else 0.0}
-
-
-def knn_accuracy(train_embeddings, train_labels, test_embeddings, test_labels,
-                 k: int = 11) -> float:
-    """Accuracy of a k-NN (Euclidean, k = 11 as FERAtt) classifier fitted on the training
-    embeddings (N, D) and scored on the test embeddings (M, D)."""
-    if len(train_labels) < k:
-        raise ValueError(f"k-NN with k={k} needs at least {k} training embeddings, got "
-                         f"{len(train_labels)}")
-    knn = KNeighborsClassifier(n_neighbors=k).fit(np.asarray(train_embeddings),
-                                                  np.asarray(train_labels))
-    return float(knn.score(np.asarray(test_embeddings), np.asarray(test_labels)))

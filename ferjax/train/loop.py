@@ -1,12 +1,15 @@
-"""The training loop: train_and_evaluate(config, workdir).
+"""The engine that trains one model: train(config, workdir) -> TrainedModel.
 
 Builds data, model and state from config, resumes from the newest checkpoint in the workdir,
 runs jitted data-parallel steps, evaluates periodically, checkpoints (also on SIGTERM), stops
-on a non-finite loss with the last good checkpoint intact, and leaves results and figures.
+on a non-finite loss with the last good checkpoint intact, and returns the final evaluation.
+What a run leaves beyond checkpoints and metrics (results.json, figures, analyses) is written
+by the evaluators its runner calls (ferjax.runs).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import signal
@@ -22,6 +25,7 @@ from jax.experimental import multihost_utils
 from ferjax import losses as loss_lib
 from ferjax.data import pipeline
 from ferjax.evaluation import metrics as metrics_lib
+from ferjax.files import write_json
 from ferjax.models import build_model, load_pretrained
 from ferjax.train import checkpoint, distributed, optim, state as state_lib, steps, writers
 
@@ -101,20 +105,6 @@ def evaluate(state, data: pipeline.Data, eval_fn, mesh, batch_size: int) -> dict
     return result
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=_json_default))
-    tmp.replace(path)  # atomic: a reader never sees half a file
-
-
-def _json_default(obj):
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (np.floating, np.integer)):
-        return obj.item()
-    return str(obj)
-
-
 class _Progress:
     """Formats the progress line: step, loss, accuracy, images/s, ETA."""
 
@@ -138,11 +128,37 @@ def _duration(seconds: float) -> str:
     return f"{m}m{s:02d}s"
 
 
-def train_and_evaluate(config, workdir: str | Path) -> dict:
-    """Trains config.model on config.data per config.train; returns the final evaluation.
+@dataclasses.dataclass(frozen=True)
+class TrainedModel:
+    """What one training run produced.
 
-    Leaves in `workdir`: checkpoints/, metrics.jsonl, tensorboard/, config.json,
-    data_stats.json, results.json and figures/ (process 0 writes files).
+    workdir: its directory (checkpoints/, metrics.jsonl, config.json, data_stats.json).
+    config: the config it was trained with. data: the pipeline.Data it was trained on (None
+      when a runner found the run already complete and did not rebuild it).
+    result: the final evaluation (ferjax.evaluation.metrics.classification_report keys plus
+      "loss", "loss/<term>" and "step"), or {"preempted": True, "step": s} when a preemption
+      stopped it before the last step.
+    """
+    workdir: Path
+    config: Any
+    data: pipeline.Data | None
+    result: dict
+
+    @property
+    def preempted(self) -> bool:
+        return bool(self.result.get("preempted"))
+
+
+def train_and_evaluate(config, workdir: str | Path) -> dict:
+    """train(config, workdir).result: the final evaluation alone."""
+    return train(config, workdir).result
+
+
+def train(config, workdir: str | Path) -> TrainedModel:
+    """Trains config.model on config.data per config.train; returns what it trained.
+
+    Leaves in `workdir`: checkpoints/, metrics.jsonl, tensorboard/, config.json and
+    data_stats.json (process 0 writes files).
     """
     workdir = Path(workdir)
     is_main = jax.process_index() == 0
@@ -181,10 +197,10 @@ def train_and_evaluate(config, workdir: str | Path) -> dict:
     writer = writers.MetricWriter(workdir, enabled=is_main)
     writer.truncate_after(start_step)
     if is_main:
-        _write_json(workdir / "config.json", json.loads(config.to_json_best_effort()))
-        _write_json(workdir / "data_stats.json", {"mean": data.norm.mean, "std": data.norm.std,
-                                                  **{k: v for k, v in data.info.items()
-                                                     if k != "mean_landmarks"}})
+        write_json(workdir / "config.json", json.loads(config.to_json_best_effort()))
+        write_json(workdir / "data_stats.json", {"mean": data.norm.mean, "std": data.norm.std,
+                                                 **{k: v for k, v in data.info.items()
+                                                    if k != "mean_landmarks"}})
         if start_step:
             print(f"resumed from checkpoint at step {start_step}", flush=True)
 
@@ -253,20 +269,16 @@ def train_and_evaluate(config, workdir: str | Path) -> dict:
             print(f"preempted: checkpoint saved at step {done}; rerun the same command to "
                   "resume", flush=True)
         writer.close()
-        return {"preempted": True, "step": done}
+        return TrainedModel(workdir, config, data, {"preempted": True, "step": done})
 
     result = evaluate(state, data, eval_fn, mesh, config.eval.batch_size)
     result["step"] = num_steps
     writer.write(num_steps, "eval", _scalars(result))
     writer.close()
     if is_main:
-        _write_json(workdir / "results.json", result)
         print(f"final evaluation at step {num_steps}: accuracy {result['accuracy']:.4f} "
               f"on {result['num_examples']} examples", flush=True)
-        if config.get("figures", True):
-            from ferjax.viz import run_figures
-            run_figures.write_all(workdir, state, data, result)
-    return result
+    return TrainedModel(workdir, config, data, result)
 
 
 def _scalars(result: dict) -> dict:

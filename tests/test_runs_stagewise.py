@@ -1,4 +1,5 @@
-"""Stage-wise EmotionalDAN training: config, phases, warm starts and an end-to-end tiny run."""
+"""Stage-wise EmotionalDAN training: config, phases, warm starts and an end-to-end tiny run
+with its evaluators (landmarks, Grad-CAM)."""
 
 import json
 
@@ -8,7 +9,8 @@ import pytest
 
 from configs import emotional_dan as dan_config
 from ferjax.data import pipeline, sources
-from ferjax.train import checkpoint, stagewise
+from ferjax.runs import stagewise
+from ferjax.train import checkpoint
 
 SIZE = 32
 
@@ -39,8 +41,9 @@ def _tiny_config(arg="runlocal"):
     c.stagewise.first_stage_steps = c.stagewise.stage_steps = 2
     c.train.batch_size = 8
     c.train.checkpoint_every = 2
-    c.report.max_examples = 16
-    c.figures = False
+    c.evals.landmarks.max_examples = c.evals.gradcam.max_examples = 16
+    del c.evals["figures"]
+    c.stagewise.phase_evals = ("classification",)
     return c
 
 
@@ -102,8 +105,14 @@ def test_phases_and_their_configs():
 
 def test_stagewise_run_freezes_stage_1_and_writes_the_report(tmp_path):
     c = _tiny_config()
-    summary = stagewise.run(c, tmp_path)
+    run = stagewise.run(c, tmp_path)
+    summary = run.summary
     assert summary["phases"] == ["stage_1", "stage_2"]
+    assert [m.workdir.name for m in run.models] == ["stage_1", "stage_2"]
+    assert set(run.evals) == {"landmarks", "gradcam"}  # the final model's, in workdir
+    for phase in ("stage_1", "stage_2"):  # phase_evals run in every phase
+        assert json.loads((tmp_path / phase / "results.json").read_text())["step"] == 2
+    assert not (tmp_path / "results.json").exists()
     for phase in ("stage_1", "stage_2"):
         assert np.isfinite(summary[phase]["loss/landmark_nme"])
     first = checkpoint.restore_variables(tmp_path / "stage_1")
@@ -117,15 +126,18 @@ def test_stagewise_run_freezes_stage_1_and_writes_the_report(tmp_path):
             jax.tree.leaves(second[collection]["stage_2"])))
     saved = json.loads((tmp_path / "stagewise.json").read_text())
     assert saved["phases"] == ["stage_1", "stage_2"]
-    report = json.loads((tmp_path / "dan_report.json").read_text())
+    report = json.loads((tmp_path / "landmarks.json").read_text())
     assert report["num_examples"] == 14  # 16 faces less the 2 contempt ones (7 classes)
     assert set(report["landmarks"]) == {"mean_shape", "stage_1", "stage_2"}
     assert 0.0 <= report["landmarks"]["stage_2"]["auc@0.08_inter_pupil"] <= 1.0
-    assert set(report["table5"]) == {"conv4a", "conv4b"}
+    gradcam = json.loads((tmp_path / "gradcam.json").read_text())
+    assert gradcam["num_examples"] == 14 and set(gradcam["table5"]) == {"conv4a", "conv4b"}
     assert (tmp_path / "figures" / "ced.png").stat().st_size > 1000
     # Rerunning skips the finished phases instead of training again.
+    c.evals = {k: v for k, v in c.evals.items() if k == "classification"}
     again = stagewise.run(c, tmp_path)
-    assert again["stage_2"] == summary["stage_2"]
+    assert again.summary["stage_2"] == summary["stage_2"]
+    assert all(m.data is None for m in again.models)  # nothing retrained or rebuilt
 
 
 def test_init_from_needs_a_checkpoint(tmp_path):
@@ -133,12 +145,20 @@ def test_init_from_needs_a_checkpoint(tmp_path):
         checkpoint.restore_variables(tmp_path)
 
 
+def test_phase_evals_must_be_declared(tmp_path):
+    c = _tiny_config()
+    c.stagewise.phase_evals = ("figures",)
+    with pytest.raises(ValueError, match=r"phase_evals names \['figures'\]"):
+        stagewise.run(c, tmp_path)
+
+
 def test_cross_argument_names_the_papers_test_sets():
-    assert dan_config.get_config(None).cross_dataset.columns == ()
-    paper = dan_config.get_config("data=affectnet,paper,cross")
-    assert paper.cross_dataset.columns == ("CK+", "JAFFE", "ISED")
-    assert paper.cross_dataset.sets["CK+"].name == "ckplus"
-    assert paper.cross_dataset.sets["CK+"].builder_kwargs.image_size == 224
-    assert paper.cross_dataset.sets["CK+"].eval_split == paper.cross_dataset.sets["CK+"].train_split
-    synth = dan_config.get_config("cross").cross_dataset
+    assert "cross_dataset" not in dan_config.get_config(None).evals
+    paper = dan_config.get_config("data=affectnet,paper,cross").evals.cross_dataset
+    assert paper.type == "cross_dataset"
+    assert paper.columns == ("CK+", "JAFFE", "ISED")
+    assert paper.sets["CK+"].name == "ckplus"
+    assert paper.sets["CK+"].builder_kwargs.image_size == 224
+    assert paper.sets["CK+"].eval_split == paper.sets["CK+"].train_split
+    synth = dan_config.get_config("cross").evals.cross_dataset
     assert [synth.sets[c].config for c in synth.columns] == ["front", "pose", "wild"]

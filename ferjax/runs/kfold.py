@@ -1,17 +1,24 @@
-"""Subject-independent k-fold cross-validation driver (Sun et al.: 5 folds).
+"""Protocol "kfold": subject-independent k-fold cross-validation (Sun et al.: 5 folds).
 
 Each fold trains from scratch in workdir/fold<k> (so each fold resumes on its own after a
-preemption) and evaluates on the held-out subjects; the summary gives mean ± std accuracy and
-the confusion matrix summed over folds.
+preemption), evaluates on the held-out subjects and runs config.evals in its directory; the
+summary (workdir/crossval.json) gives mean ± std accuracy and the confusion matrix summed over
+folds.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jax
 import numpy as np
+
+from ferjax.data import splits
+from ferjax.files import write_json
+from ferjax.runs import evaluators
+from ferjax.runs.result import RunResult
+from ferjax.train import loop
+from ferjax.viz import figures
 
 
 def summarise(fold_results: list[dict]) -> dict:
@@ -26,31 +33,35 @@ def summarise(fold_results: list[dict]) -> dict:
             "class_names": fold_results[0]["class_names"]}
 
 
-def run(config, workdir: str | Path) -> dict:
-    """Runs every fold and writes workdir/crossval.json.
+def fold_config(config, fold: int):
+    """The single-run config of `fold`: config.data.fold = fold, seed = config.seed + fold."""
+    cfg = config.copy_and_resolve_references()
+    with cfg.unlocked():
+        cfg.data.fold = fold
+        cfg.seed = config.seed + fold
+    return cfg
+
+
+def run(config, workdir: Path) -> RunResult:
+    """Runs every fold and writes workdir/crossval.json and figures/confusion_crossval.png.
 
     The folds are the records' `fold` field modulo config.data.num_folds, or, with
     config.data.subjects_per_fold = n > 0, groups of n subjects (FERAtt's leave-10-subjects-out;
     ferjax.data.splits.leave_n_subjects_out), whose count the data decides.
     """
-    from ferjax.data import pipeline, splits
-    from ferjax.train import loop
-
-    workdir = Path(workdir)
-    results = []
+    evaluators.check(config)
+    is_main = jax.process_index() == 0
+    models, evals = [], {}
     for fold in range(splits.num_cv_folds(config.data)):
-        fold_config = config.copy_and_resolve_references()
-        with fold_config.unlocked():
-            fold_config.data.fold = fold
-            fold_config.seed = config.seed + fold
-        result = loop.train_and_evaluate(fold_config, workdir / f"fold{fold}")
-        if result.get("preempted"):
-            return result
-        results.append(result)
-    summary = summarise(results)
-    if jax.process_index() == 0:
-        (workdir / "crossval.json").write_text(json.dumps(summary, indent=2))
-        from ferjax.viz import figures
+        trained = loop.train(fold_config(config, fold), workdir / f"fold{fold}")
+        models.append(trained)
+        if trained.preempted:
+            return RunResult(workdir, tuple(models), trained.result, evals, preempted=True)
+        if is_main:
+            evals[fold] = evaluators.run_all(trained.config, trained, trained.workdir)
+    summary = summarise([m.result for m in models])
+    if is_main:
+        write_json(workdir / "crossval.json", summary)
         figures.confusion_matrix_figure(
             np.array(summary["confusion"]), summary["class_names"],
             workdir / "figures" / "confusion_crossval.png",
@@ -58,4 +69,4 @@ def run(config, workdir: str | Path) -> dict:
                   f"{summary['accuracy_std']:.3f}")
         print(f"cross-validation: accuracy {summary['accuracy_mean']:.4f} ± "
               f"{summary['accuracy_std']:.4f} over {summary['num_folds']} folds", flush=True)
-    return summary
+    return RunResult(workdir, tuple(models), summary, evals)

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from ferjax.evaluation import crossval
+from ferjax.runs import kfold
 from toy import toy_config
 
 
@@ -12,7 +12,7 @@ def test_summary_is_mean_and_population_std_with_summed_confusion():
               "class_names": ["a", "b"]},
              {"accuracy": 1.0, "macro_f1": 1.0, "confusion": [[2, 0], [0, 2]],
               "class_names": ["a", "b"]}]
-    s = crossval.summarise(folds)
+    s = kfold.summarise(folds)
     assert s["accuracy_mean"] == pytest.approx(0.75)
     assert s["accuracy_std"] == pytest.approx(0.25)      # population std, as papers report
     assert s["macro_f1_mean"] == pytest.approx(0.7)
@@ -24,8 +24,15 @@ def test_kfold_run_trains_each_fold_on_the_other_subjects(tmp_path):
     config.protocol = "kfold"
     config.data.num_folds = 2
     config.data.cv_split = "train"
-    summary = crossval.run(config, tmp_path)
-    assert summary["num_folds"] == 2
+    config.evals.figures = {"type": "figures"}
+    run = kfold.run(config, tmp_path)
+    summary = run.summary
+    assert summary["num_folds"] == 2 and len(run.models) == 2
+    assert [m.config.data.fold for m in run.models] == [0, 1]
+    assert [m.config.seed for m in run.models] == [config.seed, config.seed + 1]
+    assert set(run.evals) == {0, 1} and set(run.evals[1]) == {"classification", "figures"}
+    for k in range(2):  # every fold's evaluators write into its own directory
+        assert (tmp_path / f"fold{k}" / "figures" / "confusion.png").is_file()
     sizes = [json.loads((tmp_path / f"fold{k}" / "results.json").read_text())["num_examples"]
              for k in range(2)]
     folds = np.array([int(r["fold"]) % 2 for r in config.data.records["train"].records])

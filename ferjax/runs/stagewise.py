@@ -1,4 +1,4 @@
-"""Stage-wise training of multi-stage models (DAN, EmotionalDAN): one trainer run per phase.
+"""Protocol "stagewise": multi-stage models (DAN, EmotionalDAN) trained one phase at a time.
 
 Phase "stage_1" trains stage 1 with config.stagewise.first_stage's losses, optimiser and
 schedule (the paper's: landmark NME only, Adam 1e-3). Phase "stage_t", t ≥ 2, trains stage t
@@ -11,9 +11,11 @@ stop_gradient (config.model.frozen_stages: BN statistics untouched, no dropout, 
 and the trainer's config.train.trainable regex ("^stage_t/") gives every other parameter a zero
 update (optax.set_to_zero), so neither optimiser state nor weight decay can move them.
 
-Each phase is an ordinary run of ferjax.train.loop.train_and_evaluate in workdir/<phase>,
-initialised from the previous phase's last checkpoint (config.train.init_from). A phase whose
-results.json exists is complete and skipped, so rerunning the same command resumes.
+Each phase is an ordinary training run (ferjax.train.loop.train) in workdir/<phase>,
+initialised from the previous phase's last checkpoint (config.train.init_from). The evaluators
+named in config.stagewise.phase_evals run in every phase's directory (a phase whose
+results.json exists is complete and skipped, so rerunning the same command resumes); the other
+evaluators of config.evals run once, on the final phase's model, writing into workdir.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import jax
+
+from ferjax.files import write_json
+from ferjax.runs import evaluators
+from ferjax.runs.result import RunResult
+from ferjax.train import loop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,59 +77,49 @@ def phase_config(config, phase: Phase, init_from: str = ""):
     return cfg
 
 
-def run(config, workdir: str | Path) -> dict[str, Any]:
-    """Runs every phase in workdir/<phase>; writes workdir/stagewise.json; returns its content.
+def _phase_evals(config) -> tuple[str, ...]:
+    names = tuple(config.stagewise.get("phase_evals", ()))
+    unknown = [n for n in names if n not in config.get("evals", {})]
+    if unknown:
+        raise ValueError(f"config.stagewise.phase_evals names {unknown}, which config.evals "
+                         f"does not declare (it has {sorted(config.get('evals', {}))})")
+    return names
 
-    With a config.report section, the final model is then analysed (ferjax.explain.dan_report:
-    workdir/dan_report.json and workdir/figures/).
 
-    The content maps each phase to its final evaluation (accuracy, loss terms such as
+def run(config, workdir: Path) -> RunResult:
+    """Runs every phase in workdir/<phase>, writes workdir/stagewise.json, then the evaluators.
+
+    The summary maps each phase to its final evaluation's numbers (accuracy, loss terms such as
     "loss/landmark_nme", the mean inter-pupil NME of the stage's output when that term is
     configured), plus "phases" in order. A preempted phase stops the run (rerun to resume).
     """
-    from ferjax.train import loop  # the loop imports the data stack; only needed to run
-
-    workdir = Path(workdir)
+    evaluators.check(config)
+    per_phase = _phase_evals(config)
+    is_main = jax.process_index() == 0
     summary: dict[str, Any] = {"phases": []}
+    models: list[loop.TrainedModel] = []
     previous = ""
     for phase in phases(config):
         phase_dir = workdir / phase.name
         done = phase_dir / "results.json"
+        cfg = phase_config(config, phase, previous)
         if done.exists():
-            result = json.loads(done.read_text())
+            trained = loop.TrainedModel(phase_dir, cfg, None, json.loads(done.read_text()))
         else:
-            result = loop.train_and_evaluate(phase_config(config, phase, previous), phase_dir)
-            if result.get("preempted"):
-                return {**summary, "preempted": True, "phase": phase.name}
+            trained = loop.train(cfg, phase_dir)
+            if trained.preempted:
+                summary.update({"preempted": True, "phase": phase.name})
+                return RunResult(workdir, (*models, trained), summary, preempted=True)
+            if is_main:
+                evaluators.run_all(config, trained, phase_dir, only=per_phase)
+        models.append(trained)
         summary["phases"].append(phase.name)
-        summary[phase.name] = {k: v for k, v in result.items()
+        summary[phase.name] = {k: v for k, v in trained.result.items()
                                if isinstance(v, (int, float)) and not isinstance(v, bool)}
         previous = str(phase_dir)
-    if jax.process_index() == 0:
-        workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / "stagewise.json").write_text(json.dumps(summary, indent=2))
-        report = workdir / "dan_report.json"
-        if "report" in config and report.exists():
-            summary["report"] = json.loads(report.read_text())
-        elif "report" in config:
-            from ferjax.explain import dan_report
-            summary["report"] = dan_report.write_report(config, previous, workdir)
-        if config.get("cross_dataset") and config.cross_dataset.columns:
-            summary["cross_dataset"] = _cross_dataset(config, previous, workdir)
-    return summary
-
-
-def _cross_dataset(config, run_dir: str, workdir: Path) -> dict[str, float]:
-    """Tests the final model on config.cross_dataset; writes cross_dataset.{json,md}."""
-    from ferjax import labels
-    from ferjax.evaluation import cross_dataset
-
-    columns = {name: dict(config.cross_dataset.sets[name])
-               for name in config.cross_dataset.columns}
-    scores = cross_dataset.evaluate_run(config, run_dir, columns)
-    classes = len(labels.label_space_classes(config.data.label_space))
-    row = f"{config.model.name} ({classes} classes, trained on {config.data.name})"
-    (workdir / "cross_dataset.json").write_text(json.dumps({row: scores}, indent=2))
-    (workdir / "cross_dataset.md").write_text(cross_dataset.table_markdown(
-        {row: scores}, list(columns), title="Cross-dataset accuracy"))
-    return scores
+    evals = {}
+    if is_main:
+        write_json(workdir / "stagewise.json", summary)
+        final = [n for n in config.get("evals", {}) if n not in per_phase]
+        evals = evaluators.run_all(config, models[-1], workdir, only=final)
+    return RunResult(workdir, tuple(models), summary, evals)

@@ -1,0 +1,18 @@
+"""Evaluator "classification": the final evaluation as results.json.
+
+Keys (ferjax.evaluation.metrics.classification_report plus the trainer's): accuracy,
+macro_precision, macro_recall, macro_f1, num_examples, per_class_accuracy, confusion,
+class_names, loss, loss/<term> and step. Other tools read these keys: keep them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ferjax.files import write_json
+
+
+def evaluate(target, out_dir: Path) -> dict:
+    """Writes out_dir/results.json from the evaluation the trainer ran on the final model."""
+    write_json(Path(out_dir) / "results.json", target.result)
+    return target.result
