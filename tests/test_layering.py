@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ferjax"
 
 # Layer of each top-level part of ferjax; a module may import its own layer and lower ones.
 LAYERS = {
-    "labels": 0, "files": 0, "losses": 0, "models": 0, "data": 0, "synth": 0, "preprocess": 0,
+    "labels": 0, "ibug68": 0, "files": 0, "losses": 0, "models": 0, "data": 0, "synth": 0, "preprocess": 0,
     "evaluation": 1, "explain": 1, "viz": 1,
     "train": 2,
     "runs": 3,
