@@ -3,7 +3,9 @@
 Flags: --config (file[:arg]), --workdir (default runs/<config>[-<arg>]; rerunning the same
 command resumes from its checkpoints), typed --config.a.b=value overrides (unknown keys are
 rejected), and --distributed / --coordinator_address / --num_processes / --process_id for
-multi-process runs (cluster environments are detected without flags).
+multi-process runs (cluster environments are detected without flags). A rerun into a workdir
+whose stored config.json differs is refused with the fields named, unless
+--allow_config_change (recorded in workdir/config_changes.jsonl).
 """
 
 import re
@@ -21,6 +23,9 @@ _DISTRIBUTED = flags.DEFINE_enum("distributed", "auto", ["auto", "on", "off"],
 _COORDINATOR = flags.DEFINE_string("coordinator_address", "", "host:port of process 0.")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", 0, "Number of processes.")
 _PROCESS_ID = flags.DEFINE_integer("process_id", -1, "This process's index.")
+_ALLOW_CONFIG_CHANGE = flags.DEFINE_bool(
+    "allow_config_change", False, "Continue a workdir's run with a config that differs from "
+    "the stored workdir/config.json; the change is recorded in workdir/config_changes.jsonl.")
 flags.mark_flag_as_required("config")
 
 
@@ -54,6 +59,12 @@ def main(argv):
     config = _CONFIG.value
     workdir = Path(_WORKDIR.value) if _WORKDIR.value else default_workdir(
         flags.FLAGS["config"].serialize().split("=", 1)[1])
+    from ferjax.train import run_config
+    try:
+        run_config.check_workdir(workdir, run_config.config_dict(config),
+                                 allow_change=_ALLOW_CONFIG_CHANGE.value)
+    except run_config.ConfigChangedError as e:
+        sys.exit(f"error: {e}")
     if config.protocol == "kfold":
         from ferjax.evaluation import crossval
         crossval.run(config, workdir)

@@ -3,16 +3,31 @@
 Parameters are replicated and batches are split along the leading axis of a 1-D "data" mesh;
 `jax.jit` inserts the gradient all-reduce. The mesh axis is Auto, not the default Explicit,
 because Linen's Dropout fails on Explicit data-sharded inputs.
+
+A process of a multi-process run that dies leaves the others blocked in a collective; jax's own
+heartbeat then aborts them after heartbeat_timeout_seconds (100 s) with a long native stack
+dump. A PeerWatchdog thread instead exchanges heartbeats through jax.distributed's key-value
+store and, when a peer has been silent for PEER_TIMEOUT_S (30 s; the environment variable
+FERJAX_PEER_TIMEOUT_S overrides it), prints one line naming it and ends this process with
+status 1. When process 0 (the coordinator) dies, jax itself terminates the others at once.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
-from typing import Any
+import sys
+import threading
+import time
+from typing import Any, Callable
 
 import jax
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
+
+PEER_TIMEOUT_S = 30.0  # silence after which a peer counts as dead (env FERJAX_PEER_TIMEOUT_S)
+HEARTBEAT_EVERY_S = 2.0
+PEER_LOST_EXIT_STATUS = 1
 
 CLUSTER_ENV_VARS = ("JAX_COORDINATOR_ADDRESS", "SLURM_JOB_ID", "OMPI_COMM_WORLD_SIZE",
                     "TPU_WORKER_HOSTNAMES", "MEGASCALE_COORDINATOR_ADDRESS")
@@ -39,7 +54,101 @@ def maybe_initialize(coordinator_address: str = "", num_processes: int = 0,
     if process_id >= 0:
         kwargs["process_id"] = process_id
     jax.distributed.initialize(**kwargs)
+    if jax.process_count() > 1:
+        start_peer_watchdog(float(os.environ.get("FERJAX_PEER_TIMEOUT_S", PEER_TIMEOUT_S)))
     return True
+
+
+def _runtime_client():
+    # jax.distributed has no public accessor for its client; multihost_utils uses this one.
+    from jax._src import distributed as jax_distributed
+    return jax_distributed.global_state.client
+
+
+def _exit_peer_lost(message: str) -> None:
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(PEER_LOST_EXIT_STATUS)  # the main thread is blocked in a collective: no unwinding
+
+
+class PeerWatchdog(threading.Thread):
+    """Heartbeats through the coordination key-value store; calls `on_lost(message)` once a
+    peer's counter has not moved for `timeout_s` or the store has failed for `timeout_s`.
+
+    A peer whose process ended normally marks itself "exited" and is never counted as dead.
+    Detection takes between timeout_s and timeout_s + every_s after the last heartbeat.
+    """
+
+    PREFIX = "ferjax/alive/"
+
+    def __init__(self, client, process_id: int, num_processes: int, *,
+                 timeout_s: float = PEER_TIMEOUT_S, every_s: float = HEARTBEAT_EVERY_S,
+                 on_lost: Callable[[str], None] = _exit_peer_lost,
+                 clock: Callable[[], float] = time.monotonic):
+        super().__init__(name="ferjax-peer-watchdog", daemon=True)
+        self.client, self.process_id, self.num_processes = client, process_id, num_processes
+        self.timeout_s, self.every_s, self.on_lost, self.clock = timeout_s, every_s, on_lost, clock
+        self._stopped = threading.Event()
+        self._beat = 0
+        now = clock()
+        self._seen = {p: ("", now) for p in range(num_processes) if p != process_id}
+        self._last_ok = now
+
+    def run(self) -> None:
+        while not self._stopped.wait(self.every_s):
+            message = self.check()
+            if message:
+                self.on_lost(message)
+                return
+
+    def check(self) -> str:
+        """One heartbeat round; returns the error line when a peer is lost, else ""."""
+        now = self.clock()
+        self._beat += 1
+        try:
+            self.client.key_value_set(f"{self.PREFIX}{self.process_id}", str(self._beat),
+                                      allow_overwrite=True)
+            values = dict(self.client.key_value_dir_get(self.PREFIX))
+            self._last_ok = now
+        except Exception as e:  # the coordinator's store is gone or unreachable
+            if now - self._last_ok >= self.timeout_s:
+                reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else repr(e)
+                return (f"lost contact with the coordinator (process 0) for "
+                        f"{now - self._last_ok:.0f} s ({reason}); it died or the network "
+                        f"failed. Stopping process {self.process_id}; rerun every process "
+                        "with the same command to resume from the newest checkpoint.")
+            return ""
+        for peer, (last_value, since) in self._seen.items():
+            value = values.get(f"{self.PREFIX}{peer}", "")
+            if value != last_value:
+                self._seen[peer] = (value, now)
+        silent = [p for p, (v, since) in self._seen.items()
+                  if v != "exited" and now - since >= self.timeout_s]
+        if silent:
+            return (f"process {', '.join(map(str, silent))} of {self.num_processes} sent no "
+                    f"heartbeat for {self.timeout_s:.0f} s; it died or hangs (see its log). "
+                    f"Stopping process {self.process_id}; rerun every process with the same "
+                    "command to resume from the newest checkpoint.")
+        return ""
+
+    def mark_exited(self) -> None:
+        """Tells the peers this process ended on purpose, then stops heartbeating."""
+        self._stopped.set()
+        try:
+            self.client.key_value_set(f"{self.PREFIX}{self.process_id}", "exited",
+                                      allow_overwrite=True)
+        except Exception:  # the coordinator may already be gone at exit
+            pass
+
+
+def start_peer_watchdog(timeout_s: float = PEER_TIMEOUT_S) -> PeerWatchdog:
+    """Starts the watchdog of this process (see PeerWatchdog); it marks itself exited at exit."""
+    watchdog = PeerWatchdog(_runtime_client(), jax.process_index(), jax.process_count(),
+                            timeout_s=timeout_s)
+    atexit.register(watchdog.mark_exited)  # runs before jax.distributed's own shutdown hook
+    watchdog.start()
+    return watchdog
 
 
 def data_mesh() -> jax.sharding.Mesh:
@@ -56,11 +165,16 @@ def batch_sharded(mesh) -> NamedSharding:
     return NamedSharding(mesh, P("data"))
 
 
-def local_batch_size(global_batch_size: int) -> int:
-    """This process's share of the global batch; the global batch must split over devices."""
+def local_batch_size(global_batch_size: int, field: str = "config.train.batch_size") -> int:
+    """This process's share of the global batch; the global batch must split over devices.
+
+    `field` names the config field in errors.
+    """
     devices = jax.device_count()
+    if global_batch_size <= 0:
+        raise ValueError(f"{field}={global_batch_size} must be positive")
     if global_batch_size % devices:
-        raise ValueError(f"config.train.batch_size={global_batch_size} must be a multiple of the "
+        raise ValueError(f"{field}={global_batch_size} must be a multiple of the "
                          f"number of devices ({devices})")
     return global_batch_size // jax.process_count()
 

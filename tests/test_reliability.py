@@ -1,0 +1,273 @@
+"""Resume in damaged or changed workdirs: checkpoint fallback, partial metrics lines, config
+comparison, manual_dir source records, the peer watchdog, and the small failures of issue 16."""
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+import real_trees
+from ferjax import losses as loss_lib
+from ferjax.data import builders, source_record, sources
+from ferjax.train import checkpoint, distributed, loop, run_config, state as state_lib, writers
+from toy import toy_config
+
+STEPS = 6
+
+
+# ---------- checkpoints: a damaged newest one falls back to the newest intact one ----------
+
+def damage(workdir: Path, form: str, step: int) -> None:
+    """The three damages seen in practice, applied to checkpoints/<step>."""
+    folder = workdir / "checkpoints" / str(step)
+    if form == "truncated_array":
+        biggest = max((folder / "state").rglob("d/*"), key=lambda p: p.stat().st_size)
+        biggest.write_bytes(biggest.read_bytes()[: biggest.stat().st_size // 2])
+    elif form == "garbage_metadata":
+        (folder / "state" / "_METADATA").write_text("{not json")
+    elif form == "empty_step_folder":
+        shutil.rmtree(folder)
+        folder.mkdir()
+    else:
+        raise ValueError(form)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """An uninterrupted STEPS-step run: its workdir and result."""
+    workdir = tmp_path_factory.mktemp("finished")
+    return workdir, loop.train_and_evaluate(toy_config(steps=STEPS), workdir)
+
+
+@pytest.mark.parametrize("form", ["truncated_array", "garbage_metadata", "empty_step_folder"])
+def test_damaged_newest_checkpoint_falls_back_and_is_kept_aside(finished, tmp_path, form, capsys):
+    source, straight = finished
+    workdir = tmp_path / "run"
+    shutil.copytree(source, workdir)
+    (workdir / "results.json").unlink()
+    damage(workdir, form, STEPS)
+    capsys.readouterr()
+    resumed = loop.train_and_evaluate(toy_config(steps=STEPS), workdir)
+    out = capsys.readouterr().out
+    message = [l for l in out.splitlines() if "is damaged" in l]
+    assert len(message) == 1, out
+    assert message[0].startswith(f"checkpoint at step {STEPS} is damaged (")
+    assert f"resuming from step {STEPS - 2}" in message[0]
+    assert str(workdir / checkpoint.DAMAGED_DIR / str(STEPS)) in message[0]
+    assert f"resumed from checkpoint at step {STEPS - 2}" in out
+    aside = workdir / checkpoint.DAMAGED_DIR / str(STEPS)
+    assert aside.is_dir()  # kept, not deleted
+    if form != "empty_step_folder":
+        assert (aside / "state").is_dir()
+    assert (workdir / "checkpoints" / str(STEPS)).is_dir()  # retrained and saved again
+    assert resumed["confusion"] == straight["confusion"]
+    assert resumed["loss"] == pytest.approx(straight["loss"], rel=1e-6)
+    train = [l["loss"] for l in writers.read_metrics(workdir) if l["split"] == "train"]
+    assert train == pytest.approx([l["loss"] for l in writers.read_metrics(source)
+                                   if l["split"] == "train"], rel=1e-6)
+
+
+def test_no_restorable_checkpoint_raises_and_moves_nothing(finished, tmp_path):
+    source, _ = finished
+    workdir = tmp_path / "run"
+    shutil.copytree(source / "checkpoints", workdir / "checkpoints")
+    steps = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
+    for step in steps:
+        damage(workdir, "garbage_metadata", step)
+    with pytest.raises(checkpoint.CheckpointRestoreError,
+                       match=r"no checkpoint .* could be restored \(step 6: .*step 2: .*Nothing "
+                             r"was moved"):
+        loop.train_and_evaluate(toy_config(steps=STEPS), workdir)
+    assert not (workdir / checkpoint.DAMAGED_DIR).exists()
+
+
+def test_rerun_of_a_finished_run_logs_one_final_eval_line(finished):
+    workdir, straight = finished
+    again = loop.train_and_evaluate(toy_config(steps=STEPS), workdir)
+    assert again["confusion"] == straight["confusion"]
+    evals = [l for l in writers.read_metrics(workdir) if l["split"] == "eval"]
+    assert [l["step"] for l in evals] == [STEPS]
+
+
+def test_restore_reads_arrays_into_the_target_sharding(finished):
+    workdir, _ = finished
+    mesh = distributed.data_mesh()
+    target = jax.device_put(
+        {"w": np.zeros((4, 3), np.float32)}, distributed.replicated(mesh))
+    abstract = checkpoint.abstract_state(target)
+    assert abstract["w"].sharding == distributed.replicated(mesh)
+    assert abstract["w"].shape == (4, 3)
+
+
+# ---------- metrics.jsonl: a partial last line ----------
+
+def test_partial_last_metrics_line_is_dropped_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 2, "split": "train", "loss": 1.5}\n'
+                    '{"step": 4, "split": "train", "loss": 1.25}\n{"step": 6, "spl')
+    writer = writers.MetricWriter(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        writer.truncate_after(4)
+    writer.close()
+    assert "dropped a partial last line" in caplog.text and "metrics.jsonl" in caplog.text
+    assert [l["step"] for l in writers.read_metrics(tmp_path)] == [2, 4]
+    assert path.read_text().endswith("1.25}\n")
+
+
+def test_unreadable_line_before_the_last_names_file_and_line(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text('{"step": 2, "split": "train"}\ngarbage\n'
+                                            '{"step": 4, "split": "train"}\n')
+    with pytest.raises(ValueError, match=r"metrics.jsonl: line 2 is not JSON"):
+        writers.read_metrics(tmp_path)
+
+
+# ---------- config comparison ----------
+
+def test_config_differences_name_each_field():
+    old = {"model": {"name": "sun_attention"}, "train": {"log_every": 2, "schedule": {"lr": 1e-3}}}
+    new = {"model": {"name": "jalal"}, "train": {"log_every": 5, "schedule": {"lr": 1e-2}},
+           "extra": 1}
+    assert run_config.differences(old, new) == [
+        ("extra", None, 1), ("model.name", "sun_attention", "jalal"),
+        ("train.schedule.lr", 1e-3, 1e-2)]  # log_every is neutral
+    assert run_config.differences({"s": "<Src object at 0x7f01>"},
+                                  {"s": "<Src object at 0x5e22>"}) == []
+
+
+def test_changed_config_is_refused_unless_allowed_and_then_recorded(tmp_path):
+    config = run_config.config_dict(toy_config())
+    run_config.check_workdir(tmp_path, config)  # first launch stores it
+    assert json.loads((tmp_path / "config.json").read_text()) == config
+    assert run_config.check_workdir(tmp_path, config) == []
+    changed = run_config.config_dict(toy_config())
+    changed["train"]["schedule"]["lr"] = 0.1
+    changed["model"]["name"] = "jalal_self_attention"
+    with pytest.raises(run_config.ConfigChangedError,
+                       match=r"in 2 field\(s\): model.name: \"sun_attention\" -> "
+                             r"\"jalal_self_attention\"; train.schedule.lr: 0.001 -> 0.1\. .*"
+                             r"--allow_config_change"):
+        run_config.check_workdir(tmp_path, changed)
+    assert json.loads((tmp_path / "config.json").read_text()) == config  # untouched
+    assert not (tmp_path / run_config.CHANGES_FILE).exists()
+    run_config.check_workdir(tmp_path, changed, allow_change=True)
+    record = json.loads((tmp_path / run_config.CHANGES_FILE).read_text())
+    assert [c["field"] for c in record["changes"]] == ["model.name", "train.schedule.lr"]
+    assert record["changes"][1] == {"field": "train.schedule.lr", "old": 0.001, "new": 0.1}
+    assert json.loads((tmp_path / "config.json").read_text()) == changed
+
+
+# ---------- small failures ----------
+
+def test_nan_before_any_checkpoint_says_none_was_saved(tmp_path, monkeypatch):
+    def poisoned(outputs, batch):
+        return jnp.where(batch["step"] >= 0, jnp.nan, loss_lib.get("emotion_ce")(outputs, batch))
+
+    monkeypatch.setitem(loss_lib._REGISTRY, "poisoned_first", "test_reliability:poisoned_first")
+    globals()["poisoned_first"] = poisoned
+    config = toy_config(steps=4)
+    config.losses = {"poisoned_first": {"weight": 1.0}}
+    with pytest.raises(loop.NonFiniteLossError, match="No checkpoint was saved yet") as err:
+        loop.train_and_evaluate(config, tmp_path)
+    assert "None" not in str(err.value)
+
+
+@pytest.mark.parametrize("field", ["train", "eval"])
+def test_non_positive_batch_size_names_the_config_field(tmp_path, field):
+    config = toy_config()
+    config[field].batch_size = 0
+    with pytest.raises(ValueError, match=rf"config\.{field}\.batch_size=0 must be positive"):
+        loop.train_and_evaluate(config, tmp_path)
+
+
+# ---------- peer watchdog ----------
+
+class FakeStore:
+    def __init__(self):
+        self.values, self.down = {}, False
+
+    def key_value_set(self, key, value, allow_overwrite=False):
+        if self.down:
+            raise RuntimeError("UNAVAILABLE: Failed to send RPC to coordination service\nmore")
+        self.values[key] = value
+
+    def key_value_dir_get(self, prefix):
+        if self.down:
+            raise RuntimeError("UNAVAILABLE")
+        return [(k, v) for k, v in self.values.items() if k.startswith(prefix)]
+
+
+def _watchdogs(store, clock, n=3):
+    return [distributed.PeerWatchdog(store, p, n, timeout_s=10, every_s=1, clock=lambda: clock[0])
+            for p in range(n)]
+
+
+def test_watchdog_names_a_silent_peer_after_the_timeout_only():
+    store, clock = FakeStore(), [0.0]
+    dogs = _watchdogs(store, clock)
+    for t in range(1, 10):  # all alive for 9 s, then process 2 goes silent
+        clock[0] = float(t)
+        assert [d.check() for d in dogs] == ["", "", ""]
+    for t in range(10, 20):
+        clock[0] = float(t)
+        assert dogs[0].check() == "" and dogs[1].check() == ""
+    clock[0] = 20.0  # process 0 last saw a new heartbeat of process 2 at t = 10
+    message = dogs[0].check()
+    assert message.startswith("process 2 of 3 sent no heartbeat for 10 s; it died or hangs")
+    assert "\n" not in message and "Stopping process 0" in message
+
+
+def test_watchdog_ignores_a_peer_that_exited_normally():
+    store, clock = FakeStore(), [0.0]
+    dogs = _watchdogs(store, clock, n=2)
+    clock[0] = 1.0
+    assert [d.check() for d in dogs] == ["", ""]
+    dogs[1].mark_exited()
+    for t in range(2, 40):
+        clock[0] = float(t)
+        assert dogs[0].check() == ""
+
+
+def test_watchdog_reports_a_lost_coordinator_in_one_line():
+    store, clock = FakeStore(), [0.0]
+    dog = _watchdogs(store, clock, n=2)[1]
+    clock[0] = 1.0
+    assert dog.check() == ""
+    store.down = True
+    clock[0] = 10.0
+    assert dog.check() == ""
+    clock[0] = 11.0
+    message = dog.check()
+    assert message.startswith("lost contact with the coordinator (process 0) for 10 s")
+    assert "\n" not in message
+
+
+# ---------- manual_dir source record ----------
+
+def _prepare(data_cfg):
+    return sources._tfds_builder(data_cfg)
+
+
+def test_changed_manual_dir_is_refused_with_what_changed(tmp_path):
+    manual = real_trees.jaffe_tree(tmp_path / "manual")
+    data_cfg = {"name": "jaffe", "config": "", "data_dir": str(tmp_path / "data"),
+                "manual_dir": str(manual), "builder_kwargs": {"image_size": 8}}
+    built = _prepare(data_cfg)
+    record = json.loads((Path(built.data_path) / source_record.RECORD_FILE).read_text())
+    assert record["path"] == str(manual.resolve()) and record["file_count"] == 5
+    _prepare(data_cfg)  # same folder: reused
+
+    other = real_trees.jaffe_tree(tmp_path / "other")
+    real_trees.write_image(other / "jaffe/KA.HA2.30.tiff", 12)
+    with pytest.raises(source_record.SourceChangedError,
+                       match=r"config.data.manual_dir differs .*path .*file_count 5 -> 6; digest"):
+        _prepare({**data_cfg, "manual_dir": str(other)})
+
+    real_trees.write_image(manual / "jaffe/KL.SA1.39.tiff", 45)  # same name and size, new pixels
+    with pytest.raises(source_record.SourceChangedError, match=r"\(digest '[0-9a-f]+' -> "):
+        _prepare(data_cfg)
