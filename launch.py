@@ -65,15 +65,16 @@ def main(argv):
                                  allow_change=_ALLOW_CONFIG_CHANGE.value)
     except run_config.ConfigChangedError as e:
         sys.exit(f"error: {e}")
-    if config.protocol == "kfold":
-        from ferjax.evaluation import crossval
-        crossval.run(config, workdir)
-    elif config.protocol == "stagewise":
-        from ferjax.train import stagewise
-        stagewise.run(config, workdir)
-    else:
-        from ferjax.train import loop
-        loop.train_and_evaluate(config, workdir)
+    with distributed.stop_on_lost_peer():  # one line, not a hang, when a peer process dies
+        if config.protocol == "kfold":
+            from ferjax.evaluation import crossval
+            crossval.run(config, workdir)
+        elif config.protocol == "stagewise":
+            from ferjax.train import stagewise
+            stagewise.run(config, workdir)
+        else:
+            from ferjax.train import loop
+            loop.train_and_evaluate(config, workdir)
 
 
 if __name__ == "__main__":

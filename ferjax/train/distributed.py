@@ -6,7 +6,10 @@ because Linen's Dropout fails on Explicit data-sharded inputs.
 
 A process of a multi-process run that dies leaves the others blocked in a collective; jax's own
 heartbeat then aborts them after heartbeat_timeout_seconds (100 s) with a long native stack
-dump. A PeerWatchdog thread instead exchanges heartbeats through jax.distributed's key-value
+dump. Two guards make that one line and a bounded time instead. A collective that fails
+because its peer's connection broke raises at once; `stop_on_lost_peer` turns that into one
+line and exits before jax's shutdown barrier waits for the dead peer. A collective that stays
+blocked is caught by a PeerWatchdog thread, which exchanges heartbeats through jax.distributed's key-value
 store and, when a peer has been silent for PEER_TIMEOUT_S (30 s; the environment variable
 FERJAX_PEER_TIMEOUT_S overrides it), prints one line naming it and ends this process with
 status 1. When process 0 (the coordinator) dies, jax itself terminates the others at once.
@@ -15,6 +18,7 @@ status 1. When process 0 (the coordinator) dies, jax itself terminates the other
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import sys
 import threading
@@ -72,12 +76,40 @@ def _exit_peer_lost(message: str) -> None:
     os._exit(PEER_LOST_EXIT_STATUS)  # the main thread is blocked in a collective: no unwinding
 
 
+# Error texts of collectives and barriers whose peer process is gone (gloo's TCP transport on
+# CPU; the coordination service's heartbeat and barrier errors).
+LOST_PEER_MARKERS = ("Gloo", "Connection reset by peer", "Connection closed by peer",
+                     "heartbeat timeout", "Barrier failed")
+
+
+def is_lost_peer_error(error: BaseException) -> bool:
+    """Whether `error` says a collective lost its peer process."""
+    text = str(error)
+    return any(marker in text for marker in LOST_PEER_MARKERS)
+
+
+@contextlib.contextmanager
+def stop_on_lost_peer(on_lost: Callable[[str], None] = _exit_peer_lost):
+    """In a multi-process run, ends this process with one line when a collective fails because
+    a peer is gone (instead of a traceback and a wait for the dead peer at shutdown)."""
+    try:
+        yield
+    except Exception as e:
+        if jax.process_count() > 1 and is_lost_peer_error(e):
+            first = str(e).strip().splitlines()[0][:160]
+            on_lost(f"a collective failed because another process is gone ({type(e).__name__}: "
+                    f"{first}); stopping process {jax.process_index()}; rerun every process with "
+                    "the same command to resume from the newest checkpoint.")
+        raise
+
+
 class PeerWatchdog(threading.Thread):
     """Heartbeats through the coordination key-value store; calls `on_lost(message)` once a
     peer's counter has not moved for `timeout_s` or the store has failed for `timeout_s`.
 
-    A peer whose process ended normally marks itself "exited" and is never counted as dead.
-    Detection takes between timeout_s and timeout_s + every_s after the last heartbeat.
+    A peer is timed from its first heartbeat on; one whose process ended normally marks itself
+    "exited" and is never counted as dead. Detection takes between timeout_s and
+    timeout_s + every_s after the peer's last heartbeat.
     """
 
     PREFIX = "ferjax/alive/"
@@ -91,9 +123,8 @@ class PeerWatchdog(threading.Thread):
         self.timeout_s, self.every_s, self.on_lost, self.clock = timeout_s, every_s, on_lost, clock
         self._stopped = threading.Event()
         self._beat = 0
-        now = clock()
-        self._seen = {p: ("", now) for p in range(num_processes) if p != process_id}
-        self._last_ok = now
+        self._seen = {p: ("", None) for p in range(num_processes) if p != process_id}
+        self._last_ok = clock()
 
     def run(self) -> None:
         while not self._stopped.wait(self.every_s):
@@ -123,8 +154,10 @@ class PeerWatchdog(threading.Thread):
             value = values.get(f"{self.PREFIX}{peer}", "")
             if value != last_value:
                 self._seen[peer] = (value, now)
+        # A peer is timed from its first heartbeat on: a peer still starting up is jax's
+        # initialization_timeout's business.
         silent = [p for p, (v, since) in self._seen.items()
-                  if v != "exited" and now - since >= self.timeout_s]
+                  if since is not None and v != "exited" and now - since >= self.timeout_s]
         if silent:
             return (f"process {', '.join(map(str, silent))} of {self.num_processes} sent no "
                     f"heartbeat for {self.timeout_s:.0f} s; it died or hangs (see its log). "
