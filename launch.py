@@ -53,19 +53,18 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # library INFO chatter hides the progress lines
-    from ferjax.train import distributed
+    from ferjax.train import distributed, peers, run_config
     distributed.maybe_initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
                                  _DISTRIBUTED.value)
     config = _CONFIG.value
     workdir = Path(_WORKDIR.value) if _WORKDIR.value else default_workdir(
         flags.FLAGS["config"].serialize().split("=", 1)[1])
-    from ferjax.train import run_config
     try:
         run_config.check_workdir(workdir, run_config.config_dict(config),
                                  allow_change=_ALLOW_CONFIG_CHANGE.value)
     except run_config.ConfigChangedError as e:
         sys.exit(f"error: {e}")
-    with distributed.stop_on_lost_peer():  # one line, not a hang, when a peer process dies
+    with peers.stop_on_lost_peer():  # one line, not a hang, when a peer process dies
         if config.protocol == "kfold":
             from ferjax.evaluation import crossval
             crossval.run(config, workdir)

@@ -14,7 +14,7 @@ import pytest
 import real_trees
 from ferjax import losses as loss_lib
 from ferjax.data import source_record, sources
-from ferjax.train import checkpoint, distributed, loop, run_config, writers
+from ferjax.train import checkpoint, distributed, loop, peers, run_config, writers
 from toy import toy_config
 
 
@@ -141,7 +141,7 @@ class FakeStore:
 
 
 def _watchdogs(store, clock, n=3):
-    return [distributed.PeerWatchdog(store, p, n, timeout_s=10, every_s=1, clock=lambda: clock[0])
+    return [peers.PeerWatchdog(store, p, n, timeout_s=10, every_s=1, clock=lambda: clock[0])
             for p in range(n)]
 
 
@@ -194,19 +194,30 @@ def test_watchdog_reports_a_lost_coordinator_in_one_line():
     assert "\n" not in message
 
 
+def test_peer_timeout_from_the_environment(monkeypatch):
+    monkeypatch.delenv("FERJAX_PEER_TIMEOUT_S", raising=False)
+    assert peers.timeout_from_env() == peers.PEER_TIMEOUT_S == 30.0
+    monkeypatch.setenv("FERJAX_PEER_TIMEOUT_S", "7.5")
+    assert peers.timeout_from_env() == 7.5
+    for bad in ("soon", "0"):
+        monkeypatch.setenv("FERJAX_PEER_TIMEOUT_S", bad)
+        with pytest.raises(ValueError, match=f"FERJAX_PEER_TIMEOUT_S='{bad}'"):
+            peers.timeout_from_env()
+
+
 def test_a_collective_that_lost_its_peer_ends_in_one_line(monkeypatch):
     lost = []
     monkeypatch.setattr(jax, "process_count", lambda: 2)
     gloo = ValueError("UNKNOWN: Gloo AllGather failed: [pair.cc:538] Read error "
                       "[127.0.0.1]:8084: Connection reset by peer\nmore detail")
     with pytest.raises(ValueError):
-        with distributed.stop_on_lost_peer(on_lost=lost.append):
+        with peers.stop_on_lost_peer(on_lost=lost.append):
             raise gloo
     assert len(lost) == 1 and "\n" not in lost[0]
     assert lost[0].startswith("a collective failed because another process is gone "
                               "(ValueError: UNKNOWN: Gloo AllGather failed")
     with pytest.raises(KeyError):  # any other error passes through untouched
-        with distributed.stop_on_lost_peer(on_lost=lost.append):
+        with peers.stop_on_lost_peer(on_lost=lost.append):
             raise KeyError("x")
     assert len(lost) == 1
 
