@@ -3,7 +3,9 @@
 Flags: --config (file[:arg]), --workdir (default runs/<config>[-<arg>]; rerunning the same
 command resumes from its checkpoints), typed --config.a.b=value overrides (unknown keys are
 rejected), and --distributed / --coordinator_address / --num_processes / --process_id for
-multi-process runs (cluster environments are detected without flags).
+multi-process runs (cluster environments are detected without flags). A rerun into a workdir
+whose stored config.json differs is refused with the fields named, unless
+--allow_config_change (recorded in workdir/config_changes.jsonl).
 """
 
 import re
@@ -21,6 +23,9 @@ _DISTRIBUTED = flags.DEFINE_enum("distributed", "auto", ["auto", "on", "off"],
 _COORDINATOR = flags.DEFINE_string("coordinator_address", "", "host:port of process 0.")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", 0, "Number of processes.")
 _PROCESS_ID = flags.DEFINE_integer("process_id", -1, "This process's index.")
+_ALLOW_CONFIG_CHANGE = flags.DEFINE_bool(
+    "allow_config_change", False, "Continue a workdir's run with a config that differs from "
+    "the stored workdir/config.json; the change is recorded in workdir/config_changes.jsonl.")
 flags.mark_flag_as_required("config")
 
 
@@ -48,14 +53,20 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # library INFO chatter hides the progress lines
-    from ferjax.train import distributed
+    from ferjax.train import distributed, peers, run_config
     distributed.maybe_initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
                                  _DISTRIBUTED.value)
     config = _CONFIG.value
     workdir = Path(_WORKDIR.value) if _WORKDIR.value else default_workdir(
         flags.FLAGS["config"].serialize().split("=", 1)[1])
+    try:
+        run_config.check_workdir(workdir, run_config.config_dict(config),
+                                 allow_change=_ALLOW_CONFIG_CHANGE.value)
+    except run_config.ConfigChangedError as e:
+        sys.exit(f"error: {e}")
     from ferjax import runs
-    runs.run(config, workdir)  # the runner config.protocol names (ferjax/runs)
+    with peers.stop_on_lost_peer():  # one line, not a hang, when a peer process dies
+        runs.run(config, workdir)  # the runner config.protocol names (ferjax/runs)
 
 
 if __name__ == "__main__":

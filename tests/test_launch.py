@@ -118,3 +118,24 @@ def test_two_processes_on_localhost_agree_with_one(toy_config_file, single_run, 
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
     assert json.loads((tmp_path / "results.json").read_text())["confusion"] == json.loads(
         (single_run / "results.json").read_text())["confusion"]
+
+
+def test_changed_config_is_refused_then_allowed_and_recorded(toy_config_file, single_run,
+                                                              tmp_path):
+    import shutil
+    workdir = tmp_path / "run"
+    shutil.copytree(single_run, workdir)
+    stored = (workdir / "config.json").read_text()
+    out = _launch(f"--config={toy_config_file}", f"--workdir={workdir}",
+                  "--config.train.schedule.lr=0.01", "--config.train.log_every=4")
+    assert out.returncode != 0
+    error = out.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: the config differs from the one this workdir was started "
+                            "with") and "1 field(s): train.schedule.lr: 0.001 -> 0.01" in error
+    assert (workdir / "config.json").read_text() == stored
+    out = _launch(f"--config={toy_config_file}", f"--workdir={workdir}",
+                  "--config.train.schedule.lr=0.01", "--allow_config_change")
+    assert out.returncode == 0, out.stderr[-3000:]
+    change = json.loads((workdir / "config_changes.jsonl").read_text())
+    assert change["changes"] == [{"field": "train.schedule.lr", "old": 0.001, "new": 0.01}]
+    assert json.loads((workdir / "config.json").read_text())["train"]["schedule"]["lr"] == 0.01

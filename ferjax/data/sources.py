@@ -98,14 +98,16 @@ def _synth_config(data_cfg):
 def _tfds_builder(data_cfg):
     import tensorflow_datasets as tfds
 
-    from ferjax.data import builders
+    from ferjax.data import builders, source_record
 
     cls = builders.builder_class(data_cfg["name"])
     kwargs = dict(data_cfg.get("builder_kwargs", {}) or {})
     builder = cls(config=data_cfg["config"] or None, data_dir=data_cfg.get("data_dir") or None,
                   **kwargs)
+    manual_dir = data_cfg.get("manual_dir") or None
     if not builder.is_prepared():
-        manual_dir = data_cfg.get("manual_dir") or None
         builder.download_and_prepare(
             download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+    elif manual_dir:
+        source_record.check(builder.data_path, manual_dir)
     return builder

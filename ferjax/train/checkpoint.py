@@ -2,16 +2,29 @@
 
 orbax's CheckpointManager saves every `every` steps and when a preemption signal (SIGTERM on
 a managed cluster or locally) is noticed; saves are atomic (written to a temporary directory,
-then renamed), so a crash mid-save never damages the last good checkpoint.
+then renamed), so a crash mid-save never damages the last good checkpoint. A checkpoint
+damaged afterwards (a truncated array file, garbage metadata, an emptied step folder) is moved
+to checkpoints_damaged/ and the newest intact one is restored instead.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import Callable
 
 import grain
+import jax
+import numpy as np
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 from orbax.checkpoint import checkpoint_managers as cm
+
+DAMAGED_DIR = "checkpoints_damaged"
+
+
+class CheckpointRestoreError(RuntimeError):
+    """No checkpoint of the workdir could be restored into the current model's state."""
 
 
 def make_manager(workdir: str | Path, every: int, max_to_keep: int = 3) -> ocp.CheckpointManager:
@@ -29,17 +42,81 @@ def save(manager: ocp.CheckpointManager, step: int, state, iterator, *, force: b
         force=force)
 
 
-def restore_latest(manager: ocp.CheckpointManager, state, iterator):
-    """Restores the newest checkpoint into (state-like pytree, iterator); returns (state, step).
+def abstract_state(state):
+    """Shape, dtype and sharding of every array leaf: a restore target that reads each array
+    straight into its final sharding (no host copy moved across processes afterwards)."""
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding)
+                        if isinstance(x, jax.Array) else x, state)
 
-    Returns (state, 0) untouched when the workdir has no checkpoint.
+
+def restore_latest(manager: ocp.CheckpointManager, state, iterator, *,
+                   report: Callable[[str], None] = print):
+    """Restores the newest intact checkpoint into (state, iterator); returns (state, step).
+
+    `state` is the target: its arrays' shardings are the shardings restored into. Returns
+    (state, 0) untouched when the workdir has no checkpoint. A checkpoint that fails to restore
+    while an older one restores is damaged: process 0 moves it to workdir/checkpoints_damaged/
+    (never deletes it) and `report` gets one line naming it and why. When none restores, raises
+    CheckpointRestoreError listing each step's error and moves nothing (the model may have
+    changed, not the files).
     """
-    step = manager.latest_step()
-    if step is None:
-        return state, 0
-    restored = manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(state), data=grain.checkpoint.CheckpointRestore(iterator)))
-    return restored.state, int(step)
+    failures: list[tuple[int, str]] = []
+    target = abstract_state(state)
+    for step in sorted(manager.all_steps(), reverse=True):
+        restored, error = _try_restore(manager, step, target, iterator)
+        if _all_processes_ok(error is None):
+            if failures:
+                _set_aside(manager, failures, step, report)
+            return restored.state, int(step)
+        failures.append((step, error or "failed in another process"))
+    if failures:
+        listing = "; ".join(f"step {s}: {why}" for s, why in failures)
+        raise CheckpointRestoreError(
+            f"no checkpoint in {manager.directory} could be restored ({listing}). Nothing was "
+            "moved; if the model or data changed, use a new --workdir.")
+    return state, 0
+
+
+def _try_restore(manager, step: int, target, iterator):
+    try:
+        return manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(target),
+            data=grain.checkpoint.CheckpointRestore(iterator))), None
+    except Exception as e:  # tensorstore raises bare Exception for unreadable array files
+        return None, f"{type(e).__name__}: {_first_line(e)}"
+
+
+def _first_line(error: Exception, limit: int = 160) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _all_processes_ok(ok: bool) -> bool:
+    if jax.process_count() == 1:
+        return ok
+    return bool(np.all(multihost_utils.process_allgather(np.array([ok]))))
+
+
+def _set_aside(manager, failures: list[tuple[int, str]], restored_step: int, report) -> None:
+    directory = Path(manager.directory)
+    aside = directory.parent / DAMAGED_DIR
+    if jax.process_index() == 0:
+        for step, why in failures:
+            destination = _free_name(aside / str(step))
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(directory / str(step)), str(destination))
+            report(f"checkpoint at step {step} is damaged ({why}); moved to {destination}; "
+                   f"resuming from step {restored_step}")
+    if jax.process_count() > 1:
+        multihost_utils.sync_global_devices("ferjax:damaged_checkpoints_moved")
+    manager.reload()
+
+
+def _free_name(path: Path) -> Path:
+    candidate, n = path, 1
+    while candidate.exists():
+        candidate, n = path.with_name(f"{path.name}.{n}"), n + 1
+    return candidate
 
 
 def restore_variables(workdir: str | Path) -> dict:

@@ -3,6 +3,7 @@
 Parameters are replicated and batches are split along the leading axis of a 1-D "data" mesh;
 `jax.jit` inserts the gradient all-reduce. The mesh axis is Auto, not the default Explicit,
 because Linen's Dropout fails on Explicit data-sharded inputs.
+Multi-process runs start a watchdog for dead peers (ferjax.train.peers).
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ def maybe_initialize(coordinator_address: str = "", num_processes: int = 0,
     if process_id >= 0:
         kwargs["process_id"] = process_id
     jax.distributed.initialize(**kwargs)
+    if jax.process_count() > 1:
+        from ferjax.train import peers
+        peers.start_watchdog(peers.timeout_from_env())
     return True
 
 
@@ -56,11 +60,16 @@ def batch_sharded(mesh) -> NamedSharding:
     return NamedSharding(mesh, P("data"))
 
 
-def local_batch_size(global_batch_size: int) -> int:
-    """This process's share of the global batch; the global batch must split over devices."""
+def local_batch_size(global_batch_size: int, field: str = "config.train.batch_size") -> int:
+    """This process's share of the global batch; the global batch must split over devices.
+
+    `field` names the config field in errors.
+    """
     devices = jax.device_count()
+    if global_batch_size <= 0:
+        raise ValueError(f"{field}={global_batch_size} must be positive")
     if global_batch_size % devices:
-        raise ValueError(f"config.train.batch_size={global_batch_size} must be a multiple of the "
+        raise ValueError(f"{field}={global_batch_size} must be a multiple of the "
                          f"number of devices ({devices})")
     return global_batch_size // jax.process_count()
 

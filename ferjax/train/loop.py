@@ -35,13 +35,21 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class _TermSignal:
-    """Notices SIGTERM in a single-process run (multi-process runs ask orbax instead)."""
+    """Notices SIGTERM in a single-process run.
 
-    def __init__(self):
+    Multi-process runs ask orbax instead (`reached_preemption`): jax.distributed installs its
+    own SIGTERM handler there, which tells every process and agrees on a step to save at, and
+    that handler must stay in place, so this one is not installed (`active=False`).
+    """
+
+    def __init__(self, active: bool = True):
         self.received = False
+        self.active = active
         self._previous = None
 
     def __enter__(self):
+        if not self.active:
+            return self
         try:
             self._previous = signal.signal(signal.SIGTERM, self._handle)
         except ValueError:  # not the main thread: leave signals alone
@@ -89,7 +97,8 @@ def evaluate(state, data: pipeline.Data, eval_fn, mesh, batch_size: int) -> dict
     transform = pipeline.EvalTransform(data.spec, data.norm)
     parts: list[dict] = []
     for local in pipeline.eval_batches(data.eval, transform,
-                                       local_batch_size=distributed.local_batch_size(batch_size),
+                                       local_batch_size=distributed.local_batch_size(
+                                           batch_size, "config.eval.batch_size"),
                                        process_index=jax.process_index(),
                                        process_count=jax.process_count()):
         parts.append(_host_values(eval_fn(state, distributed.global_batch(mesh, local))))
@@ -187,15 +196,22 @@ def train(config, workdir: str | Path) -> TrainedModel:
         print(state_lib.parameter_overview(state.params), flush=True)
 
     local_batch = distributed.local_batch_size(train_cfg.batch_size)
+    distributed.local_batch_size(config.eval.batch_size, "config.eval.batch_size")  # fail early
     train_iter = iter(pipeline.train_dataset(
         data.train, pipeline.TrainTransform(data.spec, data.norm, **dict(config.data.augment)),
         seed=config.seed, local_batch_size=local_batch, process_index=jax.process_index(),
         process_count=jax.process_count()))
     manager = checkpoint.make_manager(workdir, train_cfg.checkpoint_every,
                                       train_cfg.get("keep_checkpoints", 3))
+    repl = distributed.replicated(mesh)
+    # Restored arrays are read straight into their shardings: a restored host tree cannot be
+    # device_put across processes.
+    state = jax.device_put(state, repl)
     state, start_step = checkpoint.restore_latest(manager, state, train_iter)
     writer = writers.MetricWriter(workdir, enabled=is_main)
     writer.truncate_after(start_step)
+    if start_step >= num_steps:
+        writer.drop(num_steps, "eval")  # a finished run rerun evaluates again: no second line
     if is_main:
         write_json(workdir / "config.json", json.loads(config.to_json_best_effort()))
         write_json(workdir / "data_stats.json", {"mean": data.norm.mean, "std": data.norm.std,
@@ -204,8 +220,6 @@ def train(config, workdir: str | Path) -> TrainedModel:
         if start_step:
             print(f"resumed from checkpoint at step {start_step}", flush=True)
 
-    repl = distributed.replicated(mesh)
-    state = jax.device_put(state, repl)
     loss_terms = {k: dict(v) for k, v in config.losses.items()}
     train_fn = jax.jit(functools.partial(steps.train_step, loss_terms=loss_terms),
                        donate_argnums=0, out_shardings=(repl, repl))
@@ -225,9 +239,8 @@ def train(config, workdir: str | Path) -> TrainedModel:
             if m["finite"] < 1.0:
                 raise NonFiniteLossError(
                     f"non-finite loss or gradients at step {s + 1} (loss={m['loss']}); training "
-                    f"stopped. The last good checkpoint (step {manager.latest_step()}) in "
-                    f"{workdir / 'checkpoints'} is intact; lower config.train.optimizer/schedule "
-                    "learning rate or check the data.")
+                    f"stopped. {_last_good(manager, workdir)}; lower "
+                    "config.train.optimizer/schedule learning rate or check the data.")
         means = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0] if k != "finite"}
         means["learning_rate"] = float(schedule(step))
         writer.write(step, "train", means)
@@ -238,7 +251,7 @@ def train(config, workdir: str | Path) -> TrainedModel:
     # A failure (NaN, interrupt) must not lose a checkpoint whose asynchronous save is still
     # in flight: always wait for it before leaving.
     try:
-        with _TermSignal() as term:
+        with _TermSignal(active=jax.process_count() == 1) as term:
             for step in range(start_step, num_steps):
                 batch = distributed.global_batch(mesh, next(train_iter))
                 state, step_metrics = train_fn(state, batch, step_rng)
@@ -279,6 +292,13 @@ def train(config, workdir: str | Path) -> TrainedModel:
         print(f"final evaluation at step {num_steps}: accuracy {result['accuracy']:.4f} "
               f"on {result['num_examples']} examples", flush=True)
     return TrainedModel(workdir, config, data, result)
+
+
+def _last_good(manager, workdir: Path) -> str:
+    step = manager.latest_step()
+    if step is None:
+        return "No checkpoint was saved yet"
+    return f"The last good checkpoint (step {step}) in {workdir / 'checkpoints'} is intact"
 
 
 def _scalars(result: dict) -> dict:

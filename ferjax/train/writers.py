@@ -11,6 +11,8 @@ import math
 from pathlib import Path
 from typing import Mapping
 
+from absl import logging
+
 
 class MetricWriter:
     """Appends {"step": s, "split": ..., **scalars} lines to metrics.jsonl and TensorBoard."""
@@ -36,12 +38,23 @@ class MetricWriter:
         self._tb.flush()
 
     def truncate_after(self, step: int) -> None:
-        """Drops lines logged after `step`: a resumed run re-logs them from its checkpoint."""
+        """Drops lines logged after `step`: a resumed run re-logs them from its checkpoint.
+
+        A partial last line (the process was killed mid-write) is dropped with a warning.
+        """
         if not self.enabled or not self.path.exists():
             return
-        kept = [line for line in self.path.read_text().splitlines()
-                if line.strip() and json.loads(line)["step"] <= step]
-        self.path.write_text("".join(line + "\n" for line in kept))
+        self._rewrite(lambda line: line["step"] <= step)
+
+    def drop(self, step: int, split: str) -> None:
+        """Drops the lines of `split` logged at `step` (they are about to be written again)."""
+        if not self.enabled or not self.path.exists():
+            return
+        self._rewrite(lambda line: not (line["step"] == step and line["split"] == split))
+
+    def _rewrite(self, keep) -> None:
+        kept = [line for line in parse_lines(self.path) if keep(line)]
+        self.path.write_text("".join(json.dumps(line) + "\n" for line in kept))
 
     def close(self) -> None:
         if self._tb is not None:
@@ -53,4 +66,21 @@ def read_metrics(workdir: str | Path) -> list[dict]:
     path = Path(workdir) / "metrics.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return parse_lines(path)
+
+
+def parse_lines(path: Path) -> list[dict]:
+    """The JSON lines of `path`; a partial last line (a kill mid-write) is dropped with a
+    warning; an unreadable line before it raises ValueError naming the file and line."""
+    lines = [(n, text) for n, text in enumerate(path.read_text().split("\n"), 1) if text.strip()]
+    parsed = []
+    for i, (n, text) in enumerate(lines):
+        try:
+            parsed.append(json.loads(text))
+        except json.JSONDecodeError as e:
+            if i < len(lines) - 1:
+                raise ValueError(f"{path}: line {n} is not JSON ({e}); only a last, partial line "
+                                 "is dropped automatically") from e
+            logging.warning("%s: dropped a partial last line (%d characters; the run was "
+                            "interrupted while writing it)", path, len(text))
+    return parsed

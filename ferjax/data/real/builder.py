@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from ferjax import ibug68, labels
+from ferjax.data import source_record
 from ferjax.data.real.errors import UnreadableImage
 from ferjax.data.real.example import ParsedDataset, RawExample
 from ferjax.data.real.face import FaceOptions, FacePreprocessFn, make_face_preprocessor
@@ -203,6 +204,7 @@ class RealDatasetBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
         result = super()._download_and_prepare(dl_manager, download_config=download_config)
         # self.data_path is still tfds's temporary folder here: the report is renamed with the data.
         path = self._report.write(self.data_path)
+        source_record.write(self.data_path, dl_manager.manual_dir)
         log.info("%s (%s next to the prepared data)", self._report.summary(), path.name)
         return result
 
