@@ -239,3 +239,21 @@ def test_replicas_are_augmented_and_originals_are_not():
         else:
             changed.append(not same)
     assert len(changed) == 6 and all(changed)
+
+
+def test_the_face_target_moves_with_the_image():
+    # FERAtt's face target must get the replica's flip and crop, or I_att is trained to undo them.
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (40, 40, 1), dtype=np.uint8)
+    record = {"image": image, "face": image.astype(np.float32) / 255.0, "label": np.int64(0)}
+    for flip in (0.1, 0.9):
+        out = flip_and_crop(record, _FixedRng([0.3, 0.7, flip]), crop_fraction=0.8)
+        assert out["face"].shape == (40, 40, 1) and out["face"].dtype == np.float32
+        np.testing.assert_allclose(out["face"], out["image"] / 255.0, atol=1.0 / 255.0)
+        assert not np.allclose(out["face"], record["face"], atol=0.1)
+
+
+def test_jalal_paper_preset_replicates_whole_images():
+    from configs import jalal_self_attention
+    sampling = jalal_self_attention.get_config("paper").data.class_sampling
+    assert sampling.replicate == "whole" and sampling.target == "13000" and sampling.balance
