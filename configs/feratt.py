@@ -86,8 +86,8 @@ def get_config(arg=None):
                                                  {"image_size": (stored, stored)}))
     else:
         # Face masks are the landmark hulls, so the builder needs a landmark (or detector) crop.
-        c.data, c.protocol = pieces.real_data(a.data, image_size=stored, grey=True)
-        c.data.builder_kwargs.update({"crop": a.crop, "mask": True})
+        c.data, c.protocol = pieces.real_data(a.data, image_size=stored, grey=True,
+                                              crop=a.crop, mask=True)
     c.data.label_space = "canonical8" if a.classes == 8 else "seven"
     c.data.channels = 3                 # grey replicated to 3 channels, as the code
     c.data.crop_size = (size, size)
