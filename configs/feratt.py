@@ -103,6 +103,7 @@ def get_config(arg=None):
         "train_multiplier": 1,
         "eval_multiplier": 1,
         "eval_harder": True,
+        "train_renders": "per_epoch",  # new composites every epoch (code); "fixed": one per index
         "face_from_mask": True,     # render=false: face target = image ⊗ mask, as stored
         "settings": {"output_size": size, "render_size": 128, "pad": 10, "channels": 3},
     }

@@ -187,12 +187,22 @@ def train_dataset(source, transform: TrainTransform, *, seed: int, local_batch_s
                   process_index: int = 0, process_count: int = 1) -> grain.IterDataset:
     """Endless, reshuffled-per-epoch, augmented batches for this process (a grain IterDataset).
 
+    A source with a true `per_epoch` attribute is read through `epoch_item(index, epoch)`.
+
     Augmentation seeds follow the global stream position, so they too are independent of the
     number of processes.
     """
     if len(source) == 0:
         raise ValueError("the training split is empty")
-    ds = grain.MapDataset.source(source).seed(seed).shuffle().repeat().random_map(transform)
+    if getattr(source, "per_epoch", False):
+        # Sources that draw a new example per epoch (FERAtt's composites) are read by
+        # (index, epoch); the shuffle is the same as for a plain source of that length.
+        n = len(source)
+        ds = (grain.MapDataset.range(n).seed(seed).shuffle().repeat()
+              .map_with_index(lambda position, i: source.epoch_item(i, position // n)))
+    else:
+        ds = grain.MapDataset.source(source).seed(seed).shuffle().repeat()
+    ds = ds.random_map(transform)
     if process_count > 1:
         ds = _ProcessShare(ds, local_batch_size, process_index, process_count)
     return ds.batch(local_batch_size, drop_remainder=True).to_iter_dataset()
