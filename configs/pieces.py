@@ -109,7 +109,8 @@ def fersynth_data(variant: str = "front", **builder_kwargs) -> mlc.ConfigDict:
         "extra_keys": (),
         "stats_examples": 1024,
         "augment": {"random_crop": True, "flip": True, "brightness": 0.0,
-                    "contrast": (1.0, 1.0)},
+                    "contrast": (1.0, 1.0), "photometric_space": "pixels"},
+        "normalisation": "per_channel",  # or "per_pixel" (a mean and a std image)
     })
 
 

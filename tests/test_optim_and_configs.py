@@ -80,3 +80,10 @@ def test_real_data_preprocessing_is_settable_from_the_command_line(monkeypatch):
     fv(argv)
     kwargs = config.value.data.builder_kwargs
     assert (kwargs.crop, kwargs.illumination, kwargs.mask) == ("detect", "isotropic", False)
+
+
+def test_emotional_dan_z_scores_per_pixel_and_augments_z_scored_images():
+    from configs import emotional_dan
+    data = emotional_dan.get_config(None).data
+    assert data.normalisation == "per_pixel"
+    assert data.augment.photometric_space == "standardised" and data.augment.brightness == 0.3
