@@ -111,6 +111,7 @@ def fersynth_data(variant: str = "front", **builder_kwargs) -> mlc.ConfigDict:
         "augment": {"random_crop": True, "flip": True, "brightness": 0.0,
                     "contrast": (1.0, 1.0), "photometric_space": "pixels"},
         "normalisation": "per_channel",  # or "per_pixel" (a mean and a std image)
+        "noise_sigma": 0.0,         # > 0: noisy training and test sets (FERAtt §4.4)
     })
 
 

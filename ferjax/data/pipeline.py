@@ -288,6 +288,9 @@ def build_data(data_cfg: Mapping[str, Any], *, seed: int) -> Data:
     # FERAtt's renderer; no-op unless config.data.composite asks for it.
     from ferjax.data.composite.sources import composite_sources
     train_src, eval_src = composite_sources(data_cfg, train_src, eval_src, seed=seed)
+    # FERAtt's noise-robustness protocol (noisy training and test sets); no-op at σ = 0.
+    from ferjax.data.noise import noisy_sources
+    train_src, eval_src = noisy_sources(data_cfg, train_src, eval_src, seed=seed)
     if len(train_src) == 0 or len(eval_src) == 0:
         raise ValueError(f"empty split after the label map: train={len(train_src)}, "
                          f"eval={len(eval_src)} (config.data)")
