@@ -95,6 +95,8 @@ def get_config(arg=None):
                                               crop=a.crop, mask=True)
     c.data.label_space = "canonical8" if a.classes == 8 else "seven"
     c.data.noise_sigma = float(a.noise)  # > 0: §4.4's noisy training and test sets
+    # The code's loader: element i is a random training example of class i mod C.
+    c.data.class_sampling = {"class_cycle": True}
     c.data.channels = 3                 # grey replicated to 3 channels, as the code
     c.data.crop_size = (size, size)
     c.data.extra_keys = ("mask", "face") if a.variant != "baseline" else ()

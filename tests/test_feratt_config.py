@@ -55,7 +55,8 @@ def test_variants_choose_model_and_losses(variant, terms):
 def test_pipeline_hook_composites_train_and_eval_deterministically():
     c = _memory_config("variant=rep_cls")
     data = pipeline.build_data(c.data, seed=0)
-    assert isinstance(data.train, CompositeSource)
+    # The code's class-cycling loader over per-epoch composites.
+    assert isinstance(data.train.parent, CompositeSource) and data.train.per_epoch
     assert data.info["image_shape"] == (64, 64, 3)
     assert data.eval.transform.settings.max_rotation == 45.0  # harder at evaluation
     record = data.train[3]
@@ -66,7 +67,7 @@ def test_pipeline_hook_composites_train_and_eval_deterministically():
     assert set(np.unique(example["mask"])) <= {0.0, 1.0}
     disabled = _memory_config("variant=rep_cls,render=false")
     disabled.data.crop_size = (48, 48)  # records are used at their stored size
-    plain = pipeline.build_data(disabled.data, seed=0).train
+    plain = pipeline.build_data(disabled.data, seed=0).train.parent
     assert isinstance(plain, FaceTargetSource)
     raw = plain.parent[0]
     np.testing.assert_array_equal(plain[0]["face"], raw["image"] * (raw["mask"] > 127))
