@@ -218,3 +218,21 @@ def test_unknown_train_renders_is_named():
     with pytest.raises(ValueError, match="train_renders"):
         composite_sources({"composite": {"enabled": True, "train_renders": "daily"}}, [], [],
                           seed=0)
+
+
+def test_per_epoch_training_stream_resumes_from_its_state():
+    from ferjax.data import pipeline
+    from ferjax.data.composite.sources import CompositeSource
+    source = CompositeSource([{"id": i} for i in range(5)], _DrawTransform(), seed=2,
+                             per_epoch=True)
+    make = lambda: iter(pipeline.train_dataset(source, lambda r, rng: r, seed=1,  # noqa: E731
+                                               local_batch_size=3))
+    it = make()
+    for _ in range(4):  # past the first epoch boundary
+        next(it)
+    state = it.get_state()
+    expected = [next(it)["draw"] for _ in range(3)]
+    resumed = make()
+    resumed.set_state(state)
+    for e in expected:
+        np.testing.assert_array_equal(next(resumed)["draw"], e)
