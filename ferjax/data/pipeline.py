@@ -1,7 +1,10 @@
 """The grain input pipeline: records -> augmented, normalised, batched, per-process examples.
 
 train: source -> (this process's shard) -> shuffle (reshuffled every epoch) -> repeat ->
-       random crop + flip (+ brightness/contrast) -> normalise -> batch(local batch size).
+       random crop + flip (+ brightness/contrast) -> normalise (per channel or per pixel;
+       brightness/contrast after it with augment.photometric_space="standardised") ->
+       batch(local batch size). Sources that draw anew each epoch (per_epoch) are read as
+       epoch_item(index, epoch).
 eval:  source -> (this process's shard) -> centre crop -> normalise -> fixed-size batches, the
        last one padded with weight-0 examples so every example counts exactly once.
 Augmentation randomness comes from grain's per-element seeds, so a resumed iterator yields
