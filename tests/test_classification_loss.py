@@ -54,3 +54,21 @@ def test_one_hot_and_registry():
     np.testing.assert_array_equal(classification.jax_one_hot(jnp.asarray([2, 0]), 3),
                                   [[0, 0, 1], [1, 0, 0]])
     assert get_loss("emotion_ce") is classification.emotion_cross_entropy
+
+
+def test_batch_and_class_counts_differ_and_one_example_is_its_own_mean():
+    logits = LOGITS[:2]  # B = 2 examples of K = 3 classes: no axis mix-up can go unnoticed
+    per_example = _ce_by_hand(logits, LABELS[:2])
+    got = classification.emotion_cross_entropy({"logits": jnp.asarray(logits)},
+                                               {"label": jnp.asarray(LABELS[:2])})
+    assert float(got) == pytest.approx(per_example.mean(), rel=1e-6)
+    one = classification.emotion_cross_entropy({"logits": jnp.asarray(LOGITS[:1])},
+                                               {"label": jnp.asarray(LABELS[:1])})
+    assert float(one) == pytest.approx(per_example[0], rel=1e-6)
+
+
+def test_low_precision_logits_are_evaluated_in_float32():
+    logits = jnp.asarray(LOGITS * 37.1, jnp.bfloat16)
+    got = classification.emotion_cross_entropy({"logits": logits}, {"label": jnp.asarray(LABELS)})
+    expected = _ce_by_hand(np.asarray(logits.astype(jnp.float32)), LABELS).mean()
+    assert got.dtype == jnp.float32 and float(got) == pytest.approx(expected, rel=1e-6)
