@@ -100,10 +100,12 @@ def get_config(arg=None):
     c.data.label_space = LABEL_SPACES[a.classes]
     c.data.channels = 1  # Table 1: 224×224×1, grey images
     c.data.extra_keys = ("landmarks",)
-    # The authors' augmentation: brightness ±0.3, contrast 0.2–1.8, no flips or crops; the
-    # pipeline applies it to training batches only.
+    # The authors' augmentation: brightness ±0.3, contrast 0.2–1.8, no flips or crops, on the
+    # z-scored image; the pipeline applies it to training batches only.
     c.data.augment = {"random_crop": False, "flip": False, "brightness": 0.3,
-                      "contrast": (0.2, 1.8)}
+                      "contrast": (0.2, 1.8), "photometric_space": "standardised"}
+    # The code z-scores each pixel with a mean and a std image of the training set.
+    c.data.normalisation = "per_pixel"
 
     c.train.batch_size = a.batch
     c.train.num_epochs = 40.0

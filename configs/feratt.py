@@ -9,14 +9,16 @@ The three methods of the paper's tables:
 Paper settings (128×128 input, batch 200, 60 epochs):  ...feratt.py:paper
 Leave-10-subjects-out cross-validation (the paper):    ...feratt.py:cv
 Real dataset with face masks, COCO-like backgrounds:   ...feratt.py:data=ckplus,backgrounds=/path/to/images
+Noise robustness, the paper's protocol (retrained on noisy training data, tested on noisy test
+data; one run per σ in 0.01 0.05 0.07 0.09 0.1 0.2 0.3):  ...feratt.py:noise=0.1
 Reduced widths for CPU comparisons:                     ...feratt.py:small
 Smoke run (seconds):                                   ...feratt.py:runlocal
 Arguments (comma-separated): variant=baseline|cls|rep_cls, data=<FERSynth config or real builder
 with masks>, render (default on; render=false uses the records as they are, target image ⊗ mask),
 backgrounds=fersynth (FERSynth's procedural backgrounds; "" a simpler built-in generator) or an
 image folder, crop=landmarks|detect (real datasets: the face crop whose landmark hull gives
-the mask), size=64|128, classes=8|7, steps=400, batch=32, paper, small, cv,
-runlocal. ImageNet ResNet34 weights for G_att: --config.model.resnet34_weights=/path/resnet34.npz
+the mask), size=64|128, classes=8|7, steps=400, batch=32, noise=0.0 (σ of the noisy data
+sets), paper, small, cv, runlocal. ImageNet ResNet34 weights for G_att: --config.model.resnet34_weights=/path/resnet34.npz
 (convert a torchvision state_dict with scripts/convert_resnet34.py).
 
 Defaults are a short CPU schedule with the authors' code settings where the paper is silent:
@@ -41,6 +43,7 @@ DEFAULTS = {
     "small": False,
     "cv": False,
     "crop": "landmarks",
+    "noise": 0.0,
     "runlocal": False,
 }
 
@@ -57,7 +60,9 @@ def _losses(variant: str) -> dict:
     if variant != "baseline":
         losses["attention_reconstruction"] = {"weight": 1.0, "kind": "mse"}
     if variant == "rep_cls":
-        losses["gaussian_manifold"] = {"weight": 1.0, "sigma": 0.5, "mixup": False}
+        # mixup_pairing "code": the authors' integer-label mixing (docs/decisions.md).
+        losses["gaussian_manifold"] = {"weight": 1.0, "sigma": 0.5, "mixup": False,
+                                       "mixup_pairing": "soft"}
     return losses
 
 
@@ -87,9 +92,12 @@ def get_config(arg=None):
                                                  {"image_size": (stored, stored)}))
     else:
         # Face masks are the landmark hulls, so the builder needs a landmark (or detector) crop.
-        c.data, c.protocol = pieces.real_data(a.data, image_size=stored, grey=True)
-        c.data.builder_kwargs.update({"crop": a.crop, "mask": True})
+        c.data, c.protocol = pieces.real_data(a.data, image_size=stored, grey=True,
+                                              crop=a.crop, mask=True)
     c.data.label_space = "canonical8" if a.classes == 8 else "seven"
+    c.data.noise_sigma = float(a.noise)  # > 0: §4.4's noisy training and test sets
+    # The code's loader: element i is a random training example of class i mod C.
+    c.data.class_sampling = {"class_cycle": True}
     c.data.channels = 3                 # grey replicated to 3 channels, as the code
     c.data.crop_size = (size, size)
     c.data.extra_keys = ("mask", "face") if a.variant != "baseline" else ()
@@ -102,6 +110,7 @@ def get_config(arg=None):
         "train_multiplier": 1,
         "eval_multiplier": 1,
         "eval_harder": True,
+        "train_renders": "per_epoch",  # new composites every epoch (code); "fixed": one per index
         "face_from_mask": True,     # render=false: face target = image ⊗ mask, as stored
         "settings": {"output_size": size, "render_size": 128, "pad": 10, "channels": 3},
     }

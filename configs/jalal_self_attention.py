@@ -9,7 +9,8 @@ Class-imbalanced FERSynth (AffectNet's class frequencies), then balanced as the 
   python launch.py --config=configs/jalal_self_attention.py:imbalanced
   python launch.py --config=configs/jalal_self_attention.py:imbalanced,balance
 The paper's experiment (AffectNet 8 classes, its validation set as test; Adam 1e-4, batch 500,
-700 epochs, dropout 0.85, 13,000 images per class, 224×224 RGB), e.g. on an accelerator:
+700 epochs, dropout 0.85, 13,000 images per class with whole-image replication as its counts
+show, 224×224 RGB), e.g. on an accelerator:
   python launch.py --config=configs/jalal_self_attention.py:paper \
       --config.data.manual_dir=/path/to/AffectNet
 Smoke run (seconds):  ...jalal_self_attention.py:runlocal
@@ -49,7 +50,8 @@ DEFAULTS = {
 def get_config(arg=None):
     a = pieces.parse_arg(arg, DEFAULTS)
     if a.paper:
-        a.update({"data": "affectnet", "balance": True, "target": "13000", "batch": 500,
+        a.update({"data": "affectnet", "balance": True, "target": "13000",
+                  "replicate": "whole", "batch": 500,
                   "crop": 224, "lr": 1e-4, "dropout": 0.85})
     if a.gamma not in ("random", "zero"):
         raise ValueError(f"config argument gamma={a.gamma!r}; expected random or zero")

@@ -112,26 +112,43 @@ def fersynth_data(variant: str = "front", **builder_kwargs) -> mlc.ConfigDict:
         "extra_keys": (),
         "stats_examples": 1024,
         "augment": {"random_crop": True, "flip": True, "brightness": 0.0,
-                    "contrast": (1.0, 1.0)},
+                    "contrast": (1.0, 1.0), "photometric_space": "pixels"},
+        "normalisation": "per_channel",  # or "per_pixel" (a mean and a std image)
+        "noise_sigma": 0.0,         # > 0: noisy training and test sets (FERAtt §4.4)
     })
 
 
-def real_data(name: str, variant: str = "", *, image_size: int, grey: bool = True,
-              crop_size: tuple[int, int] | None = None) -> tuple[mlc.ConfigDict, str]:
+# Preprocessing fields of the real builders (ferjax.data.real.builder.RealConfig) that configs
+# always spell out, so that `--config.data.builder_kwargs.<field>=...` can override them.
+PREPROCESS_FIELDS = ("crop", "mask", "illumination")
+
+
+def real_data(name: str, variant: str = "", *, image_size: int | tuple[int, int],
+              grey: bool = True, crop_size: tuple[int, int] | None = None,
+              **preprocess) -> tuple[mlc.ConfigDict, str]:
     """A real dataset's builder reading the user's copy from manual_dir, with its protocol.
 
-    The builder prepares square `image_size` images; the model sees `crop_size` crops (random
-    in training, centred at test). Returns (data config, protocol): datasets without official
-    test labels are cross-validated over their subject folds (the PROTOCOL each declares in
-    datasets/<name>/__init__.py).
+    The builder prepares `image_size` images (a side, or (height, width)); the model sees
+    `crop_size` crops (random in training, centred at test). `preprocess` sets any of
+    PREPROCESS_FIELDS (crop, mask, illumination); the others keep the builder config's values
+    and are written into builder_kwargs too. Returns (data config, protocol): datasets without
+    official test labels are cross-validated over their subject folds (the PROTOCOL each
+    declares in datasets/<name>/__init__.py).
     """
     from ferjax.data import builders
 
+    unknown = sorted(set(preprocess) - set(PREPROCESS_FIELDS))
+    if unknown:
+        raise ValueError(f"real_data: unknown preprocessing fields {unknown}; expected some of "
+                         f"{PREPROCESS_FIELDS}")
+    base = builders.builder_class(name)._base_config(variant or None)
     c = fersynth_data()
     c.name, c.config = name, variant
-    c.builder_kwargs = {"image_size": image_size, "grey": grey}
+    c.builder_kwargs = {"image_size": image_size, "grey": grey,
+                        **{k: preprocess.get(k, getattr(base, k)) for k in PREPROCESS_FIELDS}}
     c.channels = 1 if grey else 3
-    c.crop_size = crop_size or (image_size, image_size)
+    side = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    c.crop_size = crop_size or side
     protocol = builders.protocol(name)
     if protocol is not None and protocol.kind == "folds":
         c.cv_split, c.num_folds = protocol.train_split, protocol.num_folds

@@ -24,6 +24,23 @@ DEFAULTS = {
 }
 
 
+def real_preprocessing(data_config: str) -> dict:
+    """The paper's preprocessing and sizes of a real builder config (§4.1), as real_data kwargs.
+
+    RaFD-POSE (`pose*`): a fixed crop (the centre square, resized to 284×284), illumination
+    normalised, 272×272 random crops. Everything else (RaFD-FRONT, SFEW, ...): the face detected
+    and aligned (MTCNN and a 5-point similarity alignment, standing in for the paper's HOG
+    detector, regression-tree landmarks and 3-D alignment; its frontalisation is not
+    reproduced), illumination normalised, 125×160 (W×H) images and 112×144 random crops.
+    `--config.data.builder_kwargs.<field>=...` overrides any of them.
+    """
+    if data_config.startswith("pose"):
+        return {"image_size": 284, "crop_size": (272, 272), "crop": "none",
+                "illumination": "isotropic"}
+    return {"image_size": (160, 125), "crop_size": (144, 112), "crop": "detect",
+            "illumination": "isotropic"}
+
+
 def get_config(model_name: str, arg: str | None):
     a = pieces.parse_arg(arg, DEFAULTS)
     c = pieces.base()
@@ -34,9 +51,9 @@ def get_config(model_name: str, arg: str | None):
         c.model.update({"beta": a.beta, "symmetric": a.variant == "symmetric"})
     if a.data in ("front", "pose", "wild"):
         c.data = pieces.fersynth_data(a.data)
-    else:  # Sun's RaFD-FRONT: 125×160 images, 112×144 crops; here square 160 images
-        c.data, c.protocol = pieces.real_data(a.data, a.data_config, image_size=160,
-                                              crop_size=(144, 112))
+    else:
+        c.data, c.protocol = pieces.real_data(a.data, a.data_config,
+                                              **real_preprocessing(a.data_config))
     if a.classes not in (7, 8):
         raise ValueError(f"config argument classes={a.classes}; expected 7 or 8")
     c.data.label_space = "canonical8" if a.classes == 8 else "seven"

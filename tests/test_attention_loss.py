@@ -55,3 +55,24 @@ def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match="kind"):
         attention.attention_reconstruction({"attention_image": face}, {"face": face}, kind="l1")
     assert get_loss("attention_reconstruction") is attention.attention_reconstruction
+
+
+@pytest.mark.parametrize("kind", ["mse", "tanh"])
+def test_weighted_mean_of_per_example_losses(kind):
+    # Two examples with different errors and weights 3 : 1: the loss is their weighted mean.
+    face = jnp.zeros((2, 2, 2, 3))
+    prediction = face.at[0, 0, 0, 0].set(0.5).at[1].set(0.2)
+    per_example = ([0.25 / 12, 0.04] if kind == "mse"
+                   else [5 * math.tanh(1.5) / 12, 5 * math.tanh(0.6)])
+    batch = {"face": face, "weight": jnp.asarray([3.0, 1.0])}
+    loss = attention.attention_reconstruction({"attention_image": prediction}, batch, kind=kind)
+    assert float(loss) == pytest.approx((3 * per_example[0] + per_example[1]) / 4, rel=1e-5)
+
+
+def test_low_precision_inputs_are_compared_in_float32():
+    # bfloat16 keeps 8 bits of mantissa: squaring and averaging in it would lose the 1e-3 part.
+    prediction = jnp.full((1, 4, 4, 3), 1.0 + 2 ** -7, jnp.bfloat16)
+    face = jnp.ones((1, 4, 4, 1), jnp.bfloat16)
+    loss = attention.attention_reconstruction({"attention_image": prediction}, {"face": face})
+    assert loss.dtype == jnp.float32
+    assert float(loss) == pytest.approx(2 ** -14, rel=1e-6)

@@ -60,6 +60,74 @@ def test_normalisation_is_from_the_training_images():
     assert norm.std[0] == pytest.approx(crops.std(), rel=1e-5)
 
 
+def test_per_pixel_normalisation_is_a_mean_and_a_std_image():
+    recs = _records(10)
+    spec = pipeline.ExampleSpec((16, 16), 1, tuple(range(8)))
+    norm = pipeline.estimate_normalisation(sources.ListSource(recs), spec, 100, "per_pixel")
+    crops = np.stack([r["image"][2:18, 2:18] / 255.0 for r in recs])
+    np.testing.assert_allclose(np.asarray(norm.mean), crops.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(norm.std), crops.std(0), rtol=1e-5)
+    x = crops[3].astype(np.float32)
+    np.testing.assert_allclose(norm.apply(x), (x - crops.mean(0)) / crops.std(0), rtol=1e-4,
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="config.data.normalisation"):
+        pipeline.estimate_normalisation(sources.ListSource(recs), spec, 100, "per_image")
+
+
+class _Draws:
+    """Stands in for a Generator: uniform() and random() return scripted values in order."""
+
+    def __init__(self, values):
+        self._values = list(values)
+
+    def uniform(self, low=0.0, high=1.0):
+        return low + (high - low) * self._values.pop(0)
+
+    def random(self):
+        return self._values.pop(0)
+
+
+@pytest.mark.parametrize("space", ["pixels", "standardised"])
+def test_brightness_and_contrast_act_where_configured(space):
+    record = _records(1)[0]
+    spec = pipeline.ExampleSpec((20, 20), 1, tuple(range(8)))
+    norm = pipeline.Normalisation((0.4,), (0.2,))
+    transform = pipeline.TrainTransform(spec, norm, flip=False, random_crop=False,
+                                        brightness=0.3, contrast=(0.2, 1.8),
+                                        photometric_space=space)
+    # δ = 0.3·(2·0.75 − 1) = 0.15, f = 0.2 + 1.6·0.25 = 0.6
+    out = transform.random_map(record, _Draws([0.75, 0.25]))["image"]
+    x = record["image"].astype(np.float32) / 255.0
+    if space == "pixels":  # shift and scale the [0, 1] image, clip, then standardise
+        shifted = x + 0.15
+        expected = (np.clip((shifted - shifted.mean()) * 0.6 + shifted.mean(), 0, 1) - 0.4) / 0.2
+    else:  # EmotionalDAN's code: ±0.3 in z-score units, no clipping
+        z = (x - 0.4) / 0.2 + 0.15
+        expected = (z - z.mean()) * 0.6 + z.mean()
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="photometric_space"):
+        pipeline.TrainTransform(spec, norm, flip=False, random_crop=False,
+                                photometric_space="lab")
+
+
+def test_random_crop_and_flip_move_the_pixels_of_a_textured_image():
+    # A constant image would hide a wrong offset or a missing flip; a ramp shows both.
+    h, w = 12, 10
+    ramp = (np.arange(h)[:, None] * 16 + np.arange(w)[None, :]).astype(np.uint8)[..., None]
+    spec = pipeline.ExampleSpec((8, 6), 1, tuple(range(8)))
+    transform = pipeline.TrainTransform(spec, pipeline.Normalisation((0.0,), (1.0,)), flip=True,
+                                        random_crop=True)
+    rng = np.random.default_rng(3)
+    for _ in range(6):
+        state = rng.bit_generator.state
+        top, left = int(rng.integers(0, 5)), int(rng.integers(0, 5))
+        flipped = rng.random() < 0.5
+        rng.bit_generator.state = state
+        out = transform.random_map({"image": ramp, "label": np.int64(0)}, rng)["image"][..., 0]
+        expected = ramp[top:top + 8, left:left + 6, 0] / 255.0
+        np.testing.assert_allclose(out, expected[:, ::-1] if flipped else expected, rtol=1e-6)
+
+
 def test_eval_batches_cover_every_example_once_with_zero_weight_padding():
     recs = _records(11)
     spec = pipeline.ExampleSpec((16, 16), 1, tuple(range(8)))

@@ -239,3 +239,44 @@ def test_replicas_are_augmented_and_originals_are_not():
         else:
             changed.append(not same)
     assert len(changed) == 6 and all(changed)
+
+
+def test_the_face_target_moves_with_the_image():
+    # FERAtt's face target must get the replica's flip and crop, or I_att is trained to undo them.
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (40, 40, 1), dtype=np.uint8)
+    record = {"image": image, "face": image.astype(np.float32) / 255.0, "label": np.int64(0)}
+    for flip in (0.1, 0.9):
+        out = flip_and_crop(record, _FixedRng([0.3, 0.7, flip]), crop_fraction=0.8)
+        assert out["face"].shape == (40, 40, 1) and out["face"].dtype == np.float32
+        np.testing.assert_allclose(out["face"], out["image"] / 255.0, atol=1.0 / 255.0)
+        assert not np.allclose(out["face"], record["face"], atol=0.1)
+
+
+def test_jalal_paper_preset_replicates_whole_images():
+    from configs import jalal_self_attention
+    sampling = jalal_self_attention.get_config("paper").data.class_sampling
+    assert sampling.replicate == "whole" and sampling.target == "13000" and sampling.balance
+
+
+def test_class_cycle_draws_class_i_mod_c_anew_each_epoch():
+    from ferjax.data.class_sampling import ClassCycleSource, resample_training_classes
+    labels = np.array([0, 0, 0, 0, 1, 2, 2, 0, 1])
+    records = [{"label": np.int64(y), "index": i} for i, y in enumerate(labels)]
+    cycle = resample_training_classes(records, {"class_cycle": True}, seed=4, labels=labels)
+    assert isinstance(cycle, ClassCycleSource) and len(cycle) == len(records) and cycle.per_epoch
+    for epoch in range(3):
+        drawn = [cycle.epoch_item(i, epoch) for i in range(len(cycle))]
+        assert [int(r["label"]) for r in drawn] == [i % 3 for i in range(len(cycle))]
+    draws = {tuple(cycle.epoch_item(i, e)["index"] for i in range(9)) for e in range(5)}
+    assert len(draws) > 1  # a new draw per epoch
+    assert cycle[5]["index"] == cycle.epoch_item(5, 0)["index"]
+    # Labels the experiment drops (-1) are never drawn; C counts the kept classes.
+    dropped = resample_training_classes(records, {"class_cycle": True}, seed=4, labels=labels,
+                                        label_table=[0, -1, 1, 2, 3, 4, 5, 6])
+    assert {int(dropped[i]["label"]) for i in range(9)} == {0, 2}
+
+
+def test_feratt_samples_classes_cyclically():
+    from configs import feratt
+    assert feratt.get_config(None).data.class_sampling.to_dict() == {"class_cycle": True}

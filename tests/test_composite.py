@@ -180,3 +180,59 @@ def test_bad_records_and_settings_are_named():
         CompositeSettings(channels=2)
     with pytest.raises(ValueError, match="luminance_clip"):
         CompositeSettings(luminance_clip=(1.5, 0.5))
+
+
+class _DrawTransform:
+    """Stands in for the renderer: the 'render' is the record's id plus one draw of the rng."""
+
+    def random_map(self, record, rng):
+        return {"id": record["id"], "draw": rng.integers(1 << 30)}
+
+
+def _epochs(train_renders, n=4, epochs=3):
+    from ferjax.data import pipeline
+    from ferjax.data.composite.sources import CompositeSource
+    parent = [{"id": i} for i in range(n)]
+    source = CompositeSource(parent, _DrawTransform(), seed=7,
+                             per_epoch=train_renders == "per_epoch")
+    ds = pipeline.train_dataset(source, lambda record, rng: record, seed=0, local_batch_size=n)
+    batches = [next(it) for it in [iter(ds)] for _ in range(epochs)]
+    # Each batch is one epoch (batch = N): every face once, in a new order.
+    for batch in batches:
+        assert sorted(batch["id"].tolist()) == list(range(n))
+    return [dict(zip(b["id"].tolist(), b["draw"].tolist())) for b in batches], source
+
+
+def test_training_composites_are_rendered_anew_every_epoch():
+    per_epoch, source = _epochs("per_epoch")
+    for face in range(4):
+        assert len({epoch[face] for epoch in per_epoch}) == 3  # a new render each epoch
+    assert source.epoch_item(2, 1) == source.epoch_item(2, 1)  # still deterministic
+    fixed, _ = _epochs("fixed")
+    for face in range(4):
+        assert len({epoch[face] for epoch in fixed}) == 1
+
+
+def test_unknown_train_renders_is_named():
+    from ferjax.data.composite.sources import composite_sources
+    with pytest.raises(ValueError, match="train_renders"):
+        composite_sources({"composite": {"enabled": True, "train_renders": "daily"}}, [], [],
+                          seed=0)
+
+
+def test_per_epoch_training_stream_resumes_from_its_state():
+    from ferjax.data import pipeline
+    from ferjax.data.composite.sources import CompositeSource
+    source = CompositeSource([{"id": i} for i in range(5)], _DrawTransform(), seed=2,
+                             per_epoch=True)
+    make = lambda: iter(pipeline.train_dataset(source, lambda r, rng: r, seed=1,  # noqa: E731
+                                               local_batch_size=3))
+    it = make()
+    for _ in range(4):  # past the first epoch boundary
+        next(it)
+    state = it.get_state()
+    expected = [next(it)["draw"] for _ in range(3)]
+    resumed = make()
+    resumed.set_state(state)
+    for e in expected:
+        np.testing.assert_array_equal(next(resumed)["draw"], e)

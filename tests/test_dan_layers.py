@@ -103,7 +103,8 @@ def test_heatmap_values_at_and_near_a_landmark():
     points = np.full((1, 68, 2), -100.0, np.float32)  # far outside: no contribution
     points[0, 0] = (10.0, 8.0)
     points[0, 1] = (25.5, 20.0)
-    heat = np.asarray(dan_layers.landmark_heatmap(jnp.asarray(points), (32, 40), 16))[0, ..., 0]
+    heat = np.asarray(dan_layers.landmark_heatmap(jnp.asarray(points), (32, 40), 16,
+                                                  anchor="round"))[0, ..., 0]
     assert heat.shape == (32, 40)
     assert heat[8, 10] == pytest.approx(1.0)
     assert heat[8, 11] == pytest.approx(0.5)
@@ -119,10 +120,53 @@ def test_heatmap_takes_the_max_over_landmarks():
     points = np.full((1, 68, 2), -100.0, np.float32)
     points[0, 0] = (5.0, 5.0)
     points[0, 1] = (7.0, 5.0)
-    heat = np.asarray(dan_layers.landmark_heatmap(jnp.asarray(points), (16, 16), 16))[0, ..., 0]
+    heat = np.asarray(dan_layers.landmark_heatmap(jnp.asarray(points), (16, 16), 16,
+                                                  anchor="round"))[0, ..., 0]
     assert heat[5, 6] == pytest.approx(0.5)   # 1 from both: max, not sum
     assert heat[5, 7] == pytest.approx(1.0)
     assert heat[5, 8] == pytest.approx(0.5)
+
+
+def _heat(point, anchor, shape=(32, 40)):
+    points = np.tile(np.asarray(point, np.float32), (1, 68, 1))  # 68 copies of one point
+    return np.asarray(dan_layers.landmark_heatmap(jnp.asarray(points), shape, 16,
+                                                  anchor=anchor))[0, ..., 0]
+
+
+def test_code_anchor_truncates_instead_of_rounding():
+    # x = 20.6: the code's patch starts at int(20.6) − 8 = 12, a rounded one at 21 − 8 = 13.
+    code, rounded = _heat((20.6, 12.3), "code"), _heat((20.6, 12.3), "round")
+    assert code[12, 12] == pytest.approx(1.0 / (1.0 + np.hypot(8.6, 0.3)), rel=1e-5)
+    assert rounded[12, 12] == 0.0
+    assert code[12, 28] == 0.0
+    assert rounded[12, 28] == pytest.approx(1.0 / (1.0 + np.hypot(7.4, 0.3)), rel=1e-5)
+    np.testing.assert_allclose(code[12, 13:28], rounded[12, 13:28], rtol=1e-6)
+
+
+def test_code_anchor_clamps_points_half_a_patch_inside_the_image():
+    # (3.7, 30.2) in a 32×40 (H×W) image is drawn at (8, 32 − 1 − 8) = (8, 23).
+    heat = _heat((3.7, 30.2), "code")
+    assert heat[23, 8] == pytest.approx(1.0)
+    assert heat[23, 0] == pytest.approx(1.0 / 9.0)
+    assert heat[23, 16] == 0.0 and heat[31, 8] == 0.0
+    assert heat[15, 8] == pytest.approx(1.0 / 9.0)
+    assert heat.max() == pytest.approx(1.0) and np.count_nonzero(heat) == 16 * 16
+
+
+def test_heatmap_rejects_an_unknown_anchor():
+    with pytest.raises(ValueError, match="heatmap_anchor"):
+        _heat((5.0, 5.0), "nearest")
+
+
+def test_feature_image_is_upscaled_nearest_neighbour_as_the_code():
+    features = jnp.asarray([[[1.0, 2.0], [3.0, 5.0]]])
+    up = np.asarray(dan_layers.upscale_feature_image(features, (4, 4)))[0, ..., 0]
+    np.testing.assert_array_equal(up, np.repeat(np.repeat([[1.0, 2.0], [3.0, 5.0]], 2, 0), 2, 1))
+    smooth = np.asarray(dan_layers.upscale_feature_image(features, (4, 4), "bilinear"))[0, ..., 0]
+    # Half-pixel centres: output pixel 1 sits at source 0.25, between 1 and 2.
+    assert smooth[0, 1] == pytest.approx(1.25)
+    with pytest.raises(ValueError, match="feature_upscale"):
+        dan_layers.upscale_feature_image(features, (4, 4), "cubic")
 
 
 def test_feature_image_upscaling_and_jit_of_the_whole_connection():

@@ -43,3 +43,25 @@ def test_per_class_means_average_each_class_separately():
     np.testing.assert_allclose(means["image"][2], 5.0)
     np.testing.assert_array_equal(means["count"], [2, 0, 1])
     np.testing.assert_allclose(means["product"][0], 0.5)
+
+
+def test_fig5_offers_the_mean_of_products_and_the_product_of_means():
+    # Two faces of one class whose bright pixel is where their map is: the reductions differ.
+    images = np.array([[[1.0, 0.0]], [[0.0, 1.0]]])
+    maps = np.array([[[0.8, 0.2]], [[0.2, 0.8]]])
+    acc = attention.PerClassMeans(1, (1, 2))
+    acc.add(images, maps, np.array([0, 0]))
+    means = acc.means()
+    np.testing.assert_allclose(means["product"][0], [[0.4, 0.4]])           # (0.8 + 0) / 2
+    np.testing.assert_allclose(means["product_of_means"][0], [[0.25, 0.25]])  # 0.5 × 0.5
+
+
+def test_attention_figure_draws_either_bottom_row(tmp_path):
+    from ferjax.viz import figures
+    acc = attention.PerClassMeans(2, (4, 4))
+    acc.add(np.random.default_rng(0).random((2, 4, 4)), np.full((2, 4, 4), 1 / 16), np.array([0, 1]))
+    for bottom in ("product", "product_of_means"):
+        assert figures.attention_per_emotion_figure(acc.means(), ["a", "b"],
+                                                    tmp_path / f"{bottom}.png", bottom).exists()
+    with pytest.raises(ValueError, match="bottom"):
+        figures.attention_per_emotion_figure(acc.means(), ["a", "b"], tmp_path / "x.png", "sum")

@@ -54,7 +54,8 @@ def test_variants_choose_model_and_losses(variant, terms):
 def test_pipeline_hook_composites_train_and_eval_deterministically():
     c = _memory_config("variant=rep_cls")
     data = pipeline.build_data(c.data, seed=0)
-    assert isinstance(data.train, CompositeSource)
+    # The code's class-cycling loader over per-epoch composites.
+    assert isinstance(data.train.parent, CompositeSource) and data.train.per_epoch
     assert data.info["image_shape"] == (64, 64, 3)
     assert data.eval.transform.settings.max_rotation == 45.0  # harder at evaluation
     record = data.train[3]
@@ -65,7 +66,7 @@ def test_pipeline_hook_composites_train_and_eval_deterministically():
     assert set(np.unique(example["mask"])) <= {0.0, 1.0}
     disabled = _memory_config("variant=rep_cls,render=false")
     disabled.data.crop_size = (48, 48)  # records are used at their stored size
-    plain = pipeline.build_data(disabled.data, seed=0).train
+    plain = pipeline.build_data(disabled.data, seed=0).train.parent
     assert isinstance(plain, FaceTargetSource)
     raw = plain.parent[0]
     np.testing.assert_array_equal(plain[0]["face"], raw["image"] * (raw["mask"] > 127))
@@ -87,7 +88,7 @@ def test_real_datasets_are_built_with_landmark_hull_masks():
     c = feratt_config.get_config("data=ckplus")
     assert c.data.name == "ckplus" and c.protocol == "kfold"
     assert dict(c.data.builder_kwargs) == {"image_size": 128, "grey": True, "crop": "landmarks",
-                                           "mask": True}
+                                           "mask": True, "illumination": "none"}
     plain = feratt_config.get_config("data=ckplus,render=false,crop=detect")
     assert plain.data.builder_kwargs.image_size == 64
     assert plain.data.builder_kwargs.crop == "detect"

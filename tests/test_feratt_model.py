@@ -97,3 +97,39 @@ def test_factory_rejects_bad_configs():
         build_model(dict(TINY, variant="feratt_cls"), {"num_classes": 3, "image_shape": (48, 48, 3)})
     with pytest.raises(ValueError, match="classifier_size"):
         build_model(dict(TINY, classifier_size=24), DATA)
+
+
+def test_fusion_and_reconstruction_wiring_by_hand(tiny_runs):
+    from ferjax.models.feratt import AttentionModule, FeatureModule
+    images, runs = tiny_runs
+    model, variables, _ = runs["feratt_rep_cls"]
+    params, stats = variables["params"], dict(variables["batch_stats"])
+    # Non-trivial G_rec BN statistics and affine, so BN's place and parameters matter.
+    stats["g_rec"] = {"bn": {"mean": jnp.array([0.1, -0.2, 0.05]),
+                             "var": jnp.array([0.5, 2.0, 1.5])}}
+    params = dict(params, g_rec=dict(params["g_rec"], bn={"scale": jnp.array([1.5, -0.7, 0.9]),
+                                                          "bias": jnp.array([0.2, 0.3, -0.1])}))
+    out = model.apply({"params": params, "batch_stats": stats}, images)
+
+    part = lambda name: {"params": params[name], **({"batch_stats": stats[name]}
+                                                    if name in stats else {})}
+    g_att = AttentionModule(3, (4, 8, 8, 8), (1, 1, 1, 1), 2).apply(part("g_att"), images, False)
+    g_ft = FeatureModule(3, 1).apply(part("g_ft"), images)
+    x = jnp.concatenate([jax.nn.sigmoid(g_att) * g_ft, images, g_att], -1)
+
+    def conv(x, p, padding):
+        y = jax.lax.conv_general_dilated(x, p["kernel"], (1, 1), padding,
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return y + p["bias"]
+
+    rec = params["g_rec"]
+    x = conv(jnp.maximum(conv(x, rec["conv1"], "SAME"), 0.0), rec["conv2"], "VALID")
+    bn = stats["g_rec"]["bn"]
+    x = (x - bn["mean"]) / jnp.sqrt(bn["var"] + 1e-5) * rec["bn"]["scale"] + rec["bn"]["bias"]
+    i_att = jnp.maximum(x, 0.0)
+    np.testing.assert_allclose(out["attention_image"], i_att, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out["attention"], jax.nn.sigmoid(g_att).mean(-1), rtol=1e-5)
+    small = i_att.reshape(2, 16, 4, 16, 4, 3).mean(axis=(2, 4))
+    head = PreActResNet(num_classes=3, width=4, embedding_dim=5).apply(
+        {"params": params["g_rep"], "batch_stats": stats["g_rep"]}, small)
+    np.testing.assert_allclose(out["logits"], head["logits"], rtol=1e-4, atol=1e-5)

@@ -142,3 +142,35 @@ def test_overlap_table_and_cam_mass_in_au_regions():
     cams = np.ones((1, 8, 8))
     np.testing.assert_allclose(au_landmarks.cam_mass_in_regions(cams, masks), [0.25])
     assert np.isnan(au_landmarks.cam_mass_in_regions(np.zeros((1, 8, 8)), masks)[0])
+
+
+def test_emotional_dan_grad_cam_values_match_the_layer_and_the_formula():
+    from ferjax.explain import gradcam
+    rng = np.random.default_rng(2)
+    model = build_model({"name": "emotional_dan", "base_channels": 2, "fc_units": 8},
+                        {"num_classes": 7, "mean_landmarks": rng.uniform(8, 24, size=(68, 2))})
+    images = jnp.asarray(rng.normal(size=(2, 32, 32, 1)), jnp.float32)
+    variables = jax.jit(model.init)(jax.random.key(0), images)
+    targets = jnp.array([1, 3])
+    activation, gradient, logits = jax.jit(
+        lambda v, x: gradcam.activation_and_gradient(model, v, x, "stage_2/conv4a", targets))(
+        variables, images)
+    # A is stage 2's conv4a block output (post-BN), as Flax records it.
+    _, state = model.apply(variables, images, capture_intermediates=True, mutable=["intermediates"])
+    recorded = state["intermediates"]["stage_2"]["conv4a"]["__call__"][0]
+    np.testing.assert_allclose(activation, recorded, rtol=1e-5, atol=1e-6)
+    # Linear in the score: the gradient for targets (1, 3) is the sum of the per-class ones.
+    per_class = [jax.jit(lambda v, x, t: gradcam.activation_and_gradient(
+        model, v, x, "stage_2/conv4a", t)[1])(variables, images, jnp.full((2,), c))
+        for c in (1, 3)]
+    np.testing.assert_allclose(gradient[0], per_class[0][0], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(gradient[1], per_class[1][1], rtol=1e-5, atol=1e-7)
+    # The map is ReLU(Σ_k mean(∂y/∂A_k)·A_k) over its maximum, for each image's own target.
+    cams, _ = jit_grad_cam(model, "stage_2/conv4a", resize=False)(variables, images, targets)
+    a, g = np.asarray(activation, np.float64), np.asarray(gradient, np.float64)
+    expected = np.maximum(np.einsum("bhwk,bk->bhw", a, g.mean(axis=(1, 2))), 0)
+    expected /= np.maximum(expected.max(axis=(1, 2), keepdims=True), 1e-30)
+    np.testing.assert_allclose(cams, expected, atol=1e-5)
+    other, _ = jit_grad_cam(model, "stage_2/conv4a", resize=False)(variables, images,
+                                                                  jnp.array([2, 5]))
+    assert np.abs(np.asarray(other) - np.asarray(cams)).max() > 1e-3  # class-specific

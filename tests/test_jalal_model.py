@@ -172,3 +172,46 @@ def test_no_attention_ablation_has_no_attention_output():
 def test_factory_rejects_bad_config(field, value, message):
     with pytest.raises(ValueError, match=message):
         jalal_from_config({field: value}, {"num_classes": 8})
+
+
+def _forward_by_hand(variables, images):
+    """The layer order of the module docstring, written out with lax.conv in eval mode."""
+    params, stats = variables["params"], variables["batch_stats"]
+
+    def conv(x, name):
+        kernel, bias = params[name]["kernel"], params[name]["bias"]
+        y = jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME",
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return y + bias
+
+    def bn(x, name):
+        p, s = params[name], stats[name]
+        return (x - s["mean"]) / jnp.sqrt(s["var"] + 1e-5) * p["scale"] + p["bias"]
+
+    relu = lambda x: jnp.maximum(x, 0.0)
+    pool = lambda x: jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1),
+                                           "VALID")
+    x = relu(bn(conv(images, "c1_conv"), "c1_bn"))
+    x = bn(pool(relu(conv(x, "c2_conv1"))), "c2_bn1")
+    x = bn(pool(relu(conv(x, "c2_conv2"))), "c2_bn2")
+    x = bn(pool(relu(conv(x, "c3_conv1"))), "c3_bn1")
+    x = relu(conv(relu(conv(x, "c3_conv2")), "c3_conv3"))
+    x, _ = _naive_self_attention(np.asarray(x), params["a1"])
+    x = relu(conv(jnp.asarray(x, jnp.float32), "c4_conv"))
+    x = bn(adaptive_avg_pool(x, (3, 3)), "c4_bn").reshape(x.shape[0], -1)
+    x = relu(x @ params["d1_fc1"]["kernel"] + params["d1_fc1"]["bias"])
+    return x @ params["d1_fc2"]["kernel"] + params["d1_fc2"]["bias"]
+
+
+def test_forward_matches_the_layer_order_by_hand(small_model):
+    model, variables, images = small_model
+    # BN scales of both signs and non-trivial statistics: with positive scales BN commutes with
+    # the max-pool, and a BN moved before the pool would go unnoticed.
+    leaves, treedef = jax.tree_util.tree_flatten(variables)
+    keys = jax.random.split(jax.random.key(9), len(leaves))
+    noisy = [x + 0.5 * jax.random.normal(k, x.shape) for x, k in zip(leaves, keys)]
+    variables = jax.tree_util.tree_unflatten(treedef, noisy)
+    variables["batch_stats"] = jax.tree_util.tree_map(jnp.abs, variables["batch_stats"])
+    assert np.any(np.asarray(variables["params"]["c2_bn1"]["scale"]) < 0)
+    logits = model.apply(variables, images)["logits"]
+    np.testing.assert_allclose(logits, _forward_by_hand(variables, images), rtol=1e-3, atol=1e-3)

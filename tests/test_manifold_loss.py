@@ -116,3 +116,52 @@ def test_registered_and_validates_options():
     assert get_loss("gaussian_manifold") is manifold.gaussian_manifold
     with pytest.raises(ValueError, match="sigma"):
         _loss(Z, LABELS, sigma=0.0)
+
+
+def _reference_loss(z, one_hot, centroid_targets, sigma):
+    """mean_i Σ_j (p_ij − y_ij)², centroids from the first len(centroid_targets) rows of z."""
+    counts = centroid_targets.sum(0)
+    present = counts > 0
+    mu = centroid_targets.T @ z[:len(centroid_targets)] / np.maximum(counts, 1)[:, None]
+    d2 = ((z[:, None] - mu[None]) ** 2).sum(-1)
+    e = np.where(present, np.exp(-d2 / (2 * sigma ** 2)), 0.0)
+    p = e / e.sum(1, keepdims=True)
+    return ((p - one_hot) ** 2).sum(1).mean()
+
+
+@pytest.mark.parametrize("pairing", ["soft", "code"])
+def test_mixup_pairings_match_hand_computation(pairing):
+    labels = np.array([0, 2, 1, 2, 0, 1])
+    z = np.random.default_rng(0).normal(size=(6, 2))
+    key = jax.random.key(5)
+    key_lambda, key_perm = jax.random.split(key)
+    lam = float(jax.random.beta(key_lambda, 2.0, 2.0))
+    perm = np.asarray(jax.random.permutation(key_perm, 6))
+    assert not np.array_equal(perm, np.arange(6))
+    one_hot = np.eye(3)[labels]
+    z_all = np.concatenate([z, lam * z + (1 - lam) * z[perm]])
+    if pairing == "soft":
+        targets = np.concatenate([one_hot, lam * one_hot + (1 - lam) * one_hot[perm]])
+        expected = _reference_loss(z_all, targets, one_hot, 0.5)
+    else:
+        # Integer labels mixed: rows with two different labels match no class (zero targets).
+        mixed = lam * labels + (1 - lam) * labels[perm]
+        targets = np.concatenate([one_hot, (mixed[:, None] == np.arange(3)).astype(float)])
+        assert targets[6:].sum() == np.sum(labels == labels[perm])
+        expected = _reference_loss(z_all, targets, targets, 0.5)
+    got = manifold.gaussian_manifold({"embedding": jnp.asarray(z, jnp.float32)},
+                                     {"label": jnp.asarray(labels)}, num_classes=3, mixup=True,
+                                     mixup_pairing=pairing, rng=key)
+    assert float(got) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="mixup_pairing"):
+        manifold.gaussian_manifold({"embedding": jnp.asarray(z, jnp.float32)},
+                                   {"label": jnp.asarray(labels)}, num_classes=3,
+                                   mixup_pairing="hard")
+
+
+def test_far_embeddings_still_sum_to_one_where_the_code_guard_would_bite():
+    # Σπ = exp(-40) ≈ 4e-18 ≪ 1e-15: the code's p would be ≈ 0.004; ferjax's rows sum to 1.
+    z = jnp.asarray([[0.0]])
+    mu = jnp.asarray([[np.sqrt(80 * 0.25)], [np.sqrt(80 * 0.25) + 1.0]])
+    p = manifold.gaussian_posteriors(z, mu, jnp.asarray([True, True]), 0.5)
+    assert float(p.sum()) == pytest.approx(1.0, rel=1e-6)

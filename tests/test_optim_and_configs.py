@@ -55,3 +55,35 @@ def test_default_workdir_is_stable_and_safe():
     assert str(launch.default_workdir("configs/sun_attention.py")) == "runs/sun_attention"
     assert str(launch.default_workdir("configs/sun_attention.py:variant=symmetric,cv")) == \
         "runs/sun_attention-variant=symmetric_cv"
+
+
+def test_sun_real_data_has_the_papers_preprocessing_and_sizes():
+    from configs import sun_attention, sun_baseline
+    front = sun_attention.get_config("data=rafd,data_config=front").data
+    assert dict(front.builder_kwargs) == {"image_size": (160, 125), "grey": True, "crop": "detect",
+                                          "mask": False, "illumination": "isotropic"}
+    assert tuple(front.crop_size) == (144, 112)  # 13 px of horizontal jitter, as the paper
+    pose = sun_baseline.get_config("data=rafd,data_config=pose").data
+    assert pose.builder_kwargs.image_size == 284 and tuple(pose.crop_size) == (272, 272)
+    assert pose.builder_kwargs.crop == "none" and pose.builder_kwargs.illumination == "isotropic"
+
+
+def test_real_data_preprocessing_is_settable_from_the_command_line(monkeypatch):
+    from absl import flags
+    from ml_collections import config_flags
+    argv = ["prog", "--config=configs/jalal_self_attention.py:data=kdef",
+            "--config.data.builder_kwargs.crop=detect",
+            "--config.data.builder_kwargs.illumination=isotropic"]
+    monkeypatch.setattr("sys.argv", argv)  # config_flags reads the overrides from sys.argv
+    fv = flags.FlagValues()
+    config = config_flags.DEFINE_config_file("config", None, "", flag_values=fv)
+    fv(argv)
+    kwargs = config.value.data.builder_kwargs
+    assert (kwargs.crop, kwargs.illumination, kwargs.mask) == ("detect", "isotropic", False)
+
+
+def test_emotional_dan_z_scores_per_pixel_and_augments_z_scored_images():
+    from configs import emotional_dan
+    data = emotional_dan.get_config(None).data
+    assert data.normalisation == "per_pixel"
+    assert data.augment.photometric_space == "standardised" and data.augment.brightness == 0.3

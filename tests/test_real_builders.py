@@ -173,8 +173,12 @@ def test_keyword_overrides_derive_a_named_config(tmp_path):
     assert b.builder_config.name == "front-grey_True-image_size_16"
     assert b.builder_config.cameras == (90,) and b.info.features["image"].shape == (16, 16, 1)
     assert b.builder_config.description == "front with grey=True, image_size=16"
-    default = cls(crop="none", data_dir=str(tmp_path))
-    assert default.builder_config.name == "front-crop_none"
+    # A default spelt out is no variant: same config, same folder.
+    default = cls(crop="none", image_size=128, data_dir=str(tmp_path))
+    assert default.builder_config is cls.BUILDER_CONFIGS[0]
+    wide = cls(crop="detect", image_size=[160, 125], data_dir=str(tmp_path))
+    assert wide.builder_config.name == "front-crop_detect-image_size_160_125"
+    assert wide.info.features["image"].shape == (160, 125, 3)
     with pytest.raises(TypeError):
         cls(config="front", colour="x", data_dir=str(tmp_path))
     with pytest.raises(ValueError, match=r"unknown config fields \['colour'\]"):

@@ -85,9 +85,36 @@ def test_delegated_modes_name_the_missing_preprocess_pipeline(monkeypatch):
         face.make_face_preprocessor(face.FaceOptions(crop="detect"))
 
 
-def test_illumination_needs_a_delegated_crop():
-    with pytest.raises(ValueError, match="illumination='isotropic' needs crop='landmarks'"):
-        face.FaceOptions(illumination="isotropic")
+def test_illumination_applies_to_the_plain_crops_too():
+    # Sun et al.'s RaFD-POSE: a fixed crop, then isotropic-diffusion illumination normalisation.
+    from ferjax.preprocess.illumination import isotropic_diffusion_normalise
+    rng = np.random.default_rng(0)
+    image = rng.integers(1, 200, (30, 20, 1), dtype=np.uint8)
+    plain = face.crop_face(image, None, None, face.FaceOptions(image_size=10, grey=True))
+    lit = face.crop_face(image, None, None, face.FaceOptions(image_size=10, grey=True,
+                                                            illumination="isotropic"))
+    np.testing.assert_array_equal(lit.image, isotropic_diffusion_normalise(plain.image, 0.4))
+    with pytest.raises(ValueError, match="illumination='retinex'"):
+        face.FaceOptions(illumination="retinex")
+
+
+def test_non_square_output_keeps_the_aspect_ratio():
+    # A (height, width) = (16, 10) output of a 40×40 image takes the centre 40×25 window.
+    image = np.zeros((40, 40, 1), np.uint8)
+    image[:, 7:33] = 255  # the centre 25 columns (and a little more) bright
+    lm = np.tile(np.array([[20.0, 20.0]], np.float32), (68, 1))
+    options = face.FaceOptions(image_size=(16, 10), grey=True)
+    assert options.size_hw == (16, 10)
+    out = face.crop_face(image, lm, None, options)
+    assert out.image.shape == (16, 10, 1) and (out.image == 255).all()
+    np.testing.assert_allclose(out.landmarks[0], [(20 - 8) * 10 / 25, 20 * 16 / 40])
+    box = face.crop_face(image, None, np.array([10, 10, 10, 20], np.float32),
+                         face.FaceOptions(image_size=(20, 10), crop="box"))
+    # window 14 × 28 (box 10×20 grown 20 % per side) centred on the box: scale 10/14 = 20/28
+    np.testing.assert_allclose(box.box[2:], [10 * 10 / 14, 20 * 20 / 28], rtol=1e-6)
+    for bad in ((16, 0), (1, 2, 3), 2.5):
+        with pytest.raises(ValueError, match="image_size"):
+            face.FaceOptions(image_size=bad)
 
 
 def test_report_finds_duplicates_across_and_within_splits(tmp_path):

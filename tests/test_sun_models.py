@@ -95,3 +95,53 @@ def test_gap_uses_a_uniform_map():
 def test_bad_symmetric_denominator_names_the_field():
     with pytest.raises(ValueError, match="symmetric_denominator"):
         sun.attention_weight_map(jnp.zeros((1, 2, 2)), symmetric=True, symmetric_denominator="x")
+
+
+def _attention_by_hand(features, params, beta=1.0, symmetric=False):
+    """Eq. 1-5 in NumPy: tanh MLP per position, (mirrored) softmax, weighted feature sum."""
+    f = np.asarray(features, np.float64)
+    w1, b1 = (np.asarray(params["w1"][k], np.float64) for k in ("kernel", "bias"))
+    w2, b2 = (np.asarray(params["w2"][k], np.float64) for k in ("kernel", "bias"))
+    a2 = np.tanh(np.tanh(f @ w1 + b1) @ w2 + b2)[..., 0]
+    if symmetric:
+        a2 = 0.5 * (a2 + a2[:, :, ::-1])
+    e = np.exp(beta * a2)
+    weights = e / e.sum(axis=(1, 2), keepdims=True)
+    return np.einsum("bhw,bhwc->bc", weights, f), weights
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_attention_mapping_matches_equations_by_hand(symmetric):
+    # Scores well outside [-1, 1] so tanh, ReLU and the identity give different maps.
+    features = 2.0 * jax.random.normal(jax.random.key(6), (2, 3, 4, 5))
+    mapping = sun.AttentionMapping(hidden=6, beta=1.5, symmetric=symmetric)
+    variables = mapping.init(jax.random.key(7), features)
+    params = jax.tree_util.tree_map(lambda p: 3.0 * p + 0.2, variables["params"])
+    z, weights = mapping.apply({"params": params}, features)
+    z_ref, weights_ref = _attention_by_hand(features, params, 1.5, symmetric)
+    np.testing.assert_allclose(weights, weights_ref, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(z, z_ref, rtol=1e-5, atol=1e-6)
+
+
+def test_symmetric_weight_map_by_hand():
+    a, b, c = 0.4, -1.0, 2.0
+    scores = jnp.array([[[a, b, c]]])
+    mid = (a + c) / 2  # Eq. 5 mirrors with a ½: (A2(i, j) + A2(i, W + 1 - j)) / 2
+    e = np.exp(2.0 * np.array([mid, b, mid]))
+    np.testing.assert_allclose(sun.attention_weight_map(scores, 2.0, symmetric=True)[0, 0],
+                               e / e.sum(), rtol=1e-6)
+    printed = e / np.exp(2.0 * np.array([a, b, c])).sum()
+    np.testing.assert_allclose(
+        sun.attention_weight_map(scores, 2.0, symmetric=True, symmetric_denominator="paper")[0, 0],
+        printed, rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(1, 144, 112, 1), (2, 64, 48, 1)])
+def test_fully_convolutional_map_values(attention_variables, shape):
+    model, variables = attention_variables
+    x = jax.random.normal(jax.random.key(8), shape)
+    out = model.apply(variables, x)
+    z_ref, weights_ref = _attention_by_hand(out["features"], variables["params"]["attention"])
+    np.testing.assert_allclose(out["attention"], weights_ref, rtol=1e-4, atol=1e-7)
+    logits_ref = z_ref @ np.asarray(variables["params"]["fc"]["kernel"], np.float64)
+    np.testing.assert_allclose(out["logits"], logits_ref, rtol=1e-4, atol=1e-5)

@@ -56,10 +56,13 @@ def horizontal_flip(example: dict) -> dict:
 
 
 def adjust_brightness_contrast(image: np.ndarray, rng: np.random.Generator,
-                               max_delta: float, contrast_range: tuple[float, float]) -> np.ndarray:
-    """Random brightness shift (in units of the image range [0, 1]) and contrast factor.
+                               max_delta: float, contrast_range: tuple[float, float],
+                               clip: bool = True) -> np.ndarray:
+    """Random brightness shift δ ~ U(−max_delta, max_delta) (in the image's units), then a
+    contrast factor f ~ U(contrast_range) about the per-channel mean: (x + δ − m)·f + m.
 
-    image: float32 (H, W, C) in [0, 1]. Returns float32 clipped to [0, 1].
+    image: float32 (H, W, C), in [0, 1] when `clip`. Returns float32, clipped to [0, 1] when
+    `clip` (pixel images), unclipped for standardised images.
     """
     out = image
     if max_delta:
@@ -68,4 +71,4 @@ def adjust_brightness_contrast(image: np.ndarray, rng: np.random.Generator,
     if (lo, hi) != (1.0, 1.0):
         mean = out.mean(axis=(0, 1), keepdims=True)
         out = (out - mean) * rng.uniform(lo, hi) + mean
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+    return (np.clip(out, 0.0, 1.0) if clip else out).astype(np.float32)

@@ -25,6 +25,9 @@ import numpy as np
 from ferjax import ibug68
 
 REPLICATE_MODES = ("fill", "whole")
+# Image-like record fields that move with the image, and how each is resampled.
+_SPATIAL_KEYS = (("image", cv2.INTER_LINEAR), ("face", cv2.INTER_LINEAR),
+                 ("mask", cv2.INTER_NEAREST), ("au_regions", cv2.INTER_NEAREST))
 TARGET_RULES = ("max", "median", "mean", "min")
 
 def class_counts(labels: np.ndarray, num_classes: int) -> np.ndarray:
@@ -120,8 +123,9 @@ def flip_and_crop(record: Mapping[str, Any], rng: np.random.Generator, *,
                   crop_fraction: float = 0.9, flip_probability: float = 0.5) -> dict[str, Any]:
     """Random horizontal flip and random crop (resized back to the input size) of a record.
 
-    The same geometric change is applied to `image` (bilinear), `mask` and `au_regions`
-    (nearest; au_regions at its own coarser grid) and `landmarks` (x, y pixel coordinates,
+    The same geometric change is applied to `image` and FERAtt's `face` target (bilinear),
+    `mask` and `au_regions` (nearest), each at its own grid (au_regions is coarser), and to
+    `landmarks` (x, y pixel coordinates,
     mirrored point order on a flip, so left-eye points stay the subject's left eye). Other keys
     pass through.
 
@@ -140,13 +144,12 @@ def flip_and_crop(record: Mapping[str, Any], rng: np.random.Generator, *,
     x0 = rng.uniform(0.0, width - crop_w)
     flip = bool(rng.uniform() < flip_probability)
     out = dict(record)
-    out["image"] = _warp(record["image"], (y0, x0, crop_h, crop_w), flip, cv2.INTER_LINEAR)
-    for key in ("mask", "au_regions"):
+    for key, interpolation in _SPATIAL_KEYS:
         if key in record:
             grid_h, grid_w = record[key].shape[:2]
             ky, kx = grid_h / height, grid_w / width
             out[key] = _warp(record[key], (y0 * ky, x0 * kx, crop_h * ky, crop_w * kx), flip,
-                             cv2.INTER_NEAREST)
+                             interpolation)
     if "landmarks" in record:
         points = np.asarray(record["landmarks"], np.float32)
         fx, _ = _axis_map(width, x0, crop_w, flip)

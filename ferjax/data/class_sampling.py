@@ -6,6 +6,7 @@
         "target": "13000",        # per-class count, or "max" | "median" | "mean" | "min"
         "replicate": "fill",      # "fill" (exact target) | "whole" (the paper's counts)
         "crop_fraction": 0.9,     # replicas' random crop side fraction
+        "class_cycle": False,     # FERAtt's code: element i is a random example of class i mod C
     }
 
 Apply it to the global training source before shuffling and before any per-process split: the
@@ -23,7 +24,43 @@ import numpy as np
 from ferjax.data.balance import ResampledMapDataset, balance, read_labels
 from ferjax.data.imbalance import imbalanced_plan, resolve_frequencies
 
-KEYS = ("imbalance", "balance", "target", "replicate", "crop_fraction")
+KEYS = ("imbalance", "balance", "target", "replicate", "crop_fraction", "class_cycle")
+
+
+class ClassCycleSource:
+    """FERAtt's class-balanced sampler: element i is a random example of class i mod C.
+
+    Same length as `parent`; the example is drawn from (seed, i, epoch), so each epoch draws
+    anew (as the authors' loader) while any read is reproducible. Classes absent from the
+    parent are skipped (C counts the present ones). Sources that render per epoch are read
+    with that epoch.
+    """
+
+    def __init__(self, parent: Any, labels: np.ndarray, seed: int):
+        labels = np.asarray(labels, np.int64)
+        present = np.unique(labels[labels >= 0])
+        if len(present) == 0:
+            raise ValueError("config.data.class_sampling.class_cycle: no labelled examples")
+        self.parent, self.seed = parent, int(seed)
+        self.members = [np.flatnonzero(labels == c) for c in present]
+        self.per_epoch = True
+
+    def __len__(self) -> int:
+        return len(self.parent)
+
+    def _index(self, i: int, epoch: int) -> int:
+        members = self.members[int(i) % len(self.members)]
+        rng = np.random.default_rng([self.seed, int(i), int(epoch)])
+        return int(members[rng.integers(len(members))])
+
+    def epoch_item(self, i: int, epoch: int):
+        j = self._index(i, epoch)
+        if getattr(self.parent, "per_epoch", False):
+            return self.parent.epoch_item(j, epoch)
+        return self.parent[j]
+
+    def __getitem__(self, i: int):
+        return self.epoch_item(i, 0)
 
 
 def _target(value: Any) -> int | str:
@@ -51,7 +88,7 @@ def resample_training_classes(source: Any, sampling: Mapping[str, Any] | None, *
     if unknown:
         raise ValueError(f"config.data.class_sampling has unknown keys {sorted(unknown)}; "
                          f"known: {list(KEYS)}")
-    if not sampling.get("imbalance") and not sampling.get("balance"):
+    if not any(sampling.get(k) for k in ("imbalance", "balance", "class_cycle")):
         return source
     if labels is None:
         labels = (source.field_values("label") if hasattr(source, "field_values")
@@ -72,4 +109,10 @@ def resample_training_classes(source: Any, sampling: Mapping[str, Any] | None, *
                          labels=mapped, num_classes=int(table.max()) + 1,
                          replicate=sampling.get("replicate", "fill"),
                          crop_fraction=float(sampling.get("crop_fraction", 0.9)))
+        labels = None if sampling.get("class_cycle") else labels
+    if sampling.get("class_cycle"):
+        if labels is None:  # after balancing: read the balanced source's labels
+            labels = np.asarray(source.field_values("label") if hasattr(source, "field_values")
+                                else read_labels(source), np.int64)
+        source = ClassCycleSource(source, table[labels], seed=seed + 2)
     return source

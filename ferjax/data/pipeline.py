@@ -1,7 +1,10 @@
 """The grain input pipeline: records -> augmented, normalised, batched, per-process examples.
 
 train: source -> (this process's shard) -> shuffle (reshuffled every epoch) -> repeat ->
-       random crop + flip (+ brightness/contrast) -> normalise -> batch(local batch size).
+       random crop + flip (+ brightness/contrast) -> normalise (per channel or per pixel;
+       brightness/contrast after it with augment.photometric_space="standardised") ->
+       batch(local batch size). Sources that draw anew each epoch (per_epoch) are read as
+       epoch_item(index, epoch).
 eval:  source -> (this process's shard) -> centre crop -> normalise -> fixed-size batches, the
        last one padded with weight-0 examples so every example counts exactly once.
 Augmentation randomness comes from grain's per-element seeds, so a resumed iterator yields
@@ -21,7 +24,9 @@ from ferjax.data import augment, class_sampling, sources, splits
 
 @dataclasses.dataclass(frozen=True)
 class Normalisation:
-    """Per-channel mean and standard deviation of training images in [0, 1] units."""
+    """Mean and standard deviation of training images in [0, 1] units: per channel (C,), or
+    per pixel (H, W, C) as nested tuples (EmotionalDAN's code z-scores with a mean and a std
+    image)."""
 
     mean: tuple[float, ...]
     std: tuple[float, ...]
@@ -82,13 +87,23 @@ def _contiguous(example: dict) -> dict:
     return {k: np.ascontiguousarray(v) if np.ndim(v) else v for k, v in example.items()}
 
 
+# Where brightness/contrast act: on [0, 1] pixels before standardising (then clipped), or on
+# the standardised image (EmotionalDAN's code: ±0.3 in z-score units, no clipping).
+PHOTOMETRIC_SPACES = ("pixels", "standardised")
+
+
 class TrainTransform(grain.transforms.RandomMap):
     """Random crop, horizontal flip, brightness/contrast, normalisation (one example)."""
 
     def __init__(self, spec: ExampleSpec, norm: Normalisation, flip: bool, random_crop: bool,
-                 brightness: float = 0.0, contrast: tuple[float, float] = (1.0, 1.0)):
+                 brightness: float = 0.0, contrast: tuple[float, float] = (1.0, 1.0),
+                 photometric_space: str = "pixels"):
+        if photometric_space not in PHOTOMETRIC_SPACES:
+            raise ValueError(f"config.data.augment.photometric_space={photometric_space!r}; "
+                             f"expected one of {PHOTOMETRIC_SPACES}")
         self.spec, self.norm, self.flip, self.random_crop = spec, norm, flip, random_crop
         self.brightness, self.contrast = brightness, tuple(contrast)
+        self.photometric_space = photometric_space
 
     def random_map(self, record, rng: np.random.Generator):
         x = self.spec.prepare(record)
@@ -96,10 +111,14 @@ class TrainTransform(grain.transforms.RandomMap):
         x = augment.random_crop(x, h, w, rng) if self.random_crop else augment.center_crop(x, h, w)
         if self.flip and rng.random() < 0.5:
             x = augment.horizontal_flip(x)
-        if self.brightness or self.contrast != (1.0, 1.0):
+        photometric = self.brightness or self.contrast != (1.0, 1.0)
+        if photometric and self.photometric_space == "pixels":
             x["image"] = augment.adjust_brightness_contrast(x["image"], rng, self.brightness,
                                                             self.contrast)
         x["image"] = self.norm.apply(np.ascontiguousarray(x["image"]))
+        if photometric and self.photometric_space == "standardised":
+            x["image"] = augment.adjust_brightness_contrast(x["image"], rng, self.brightness,
+                                                            self.contrast, clip=False)
         x["weight"] = np.float32(1.0)
         return _contiguous(x)
 
@@ -124,22 +143,38 @@ def labelled_indices(source, label_table: Sequence[int]) -> np.ndarray:
     return np.flatnonzero(kept)
 
 
-def estimate_normalisation(source, spec: ExampleSpec, max_examples: int) -> Normalisation:
-    """Per-channel mean/std over the first `max_examples` records, centre-cropped, in [0, 1]."""
+NORMALISATIONS = ("per_channel", "per_pixel")
+
+
+def estimate_normalisation(source, spec: ExampleSpec, max_examples: int,
+                           kind: str = "per_channel") -> Normalisation:
+    """Mean/std over the first `max_examples` records, centre-cropped, in [0, 1]: per channel,
+    or per pixel of the crop (`kind="per_pixel"`; std floored at 1e-6 where a pixel is
+    constant)."""
+    if kind not in NORMALISATIONS:
+        raise ValueError(f"config.data.normalisation={kind!r}; expected one of {NORMALISATIONS}")
     n = min(len(source), max_examples)
     if n == 0:
         raise ValueError("the training split is empty: nothing to estimate statistics from")
-    total = np.zeros(spec.channels, np.float64)
-    total_sq = np.zeros(spec.channels, np.float64)
+    axes = (0, 1) if kind == "per_channel" else ()
+    total = total_sq = 0.0
     count = 0
     for i in range(n):
         img = augment.center_crop(spec.prepare(source[i]), *spec.crop_size)["image"]
-        total += img.sum(axis=(0, 1))
-        total_sq += np.square(img, dtype=np.float64).sum(axis=(0, 1))
-        count += img.shape[0] * img.shape[1]
+        img = img.astype(np.float64)
+        total = total + img.sum(axis=axes)
+        total_sq = total_sq + np.square(img).sum(axis=axes)
+        count += img.shape[0] * img.shape[1] if axes else 1
     mean = total / count
     std = np.sqrt(np.maximum(total_sq / count - mean ** 2, 1e-12))
-    return Normalisation(tuple(float(m) for m in mean), tuple(float(s) for s in std))
+    if kind == "per_channel":
+        return Normalisation(tuple(float(m) for m in mean), tuple(float(s) for s in std))
+    std = np.maximum(std, 1e-6)
+    return Normalisation(_nested(mean), _nested(std))
+
+
+def _nested(array: np.ndarray):
+    return tuple(_nested(a) for a in array) if array.ndim else float(array)
 
 
 def mean_landmarks(source, spec: ExampleSpec, max_examples: int) -> np.ndarray | None:
@@ -187,12 +222,22 @@ def train_dataset(source, transform: TrainTransform, *, seed: int, local_batch_s
                   process_index: int = 0, process_count: int = 1) -> grain.IterDataset:
     """Endless, reshuffled-per-epoch, augmented batches for this process (a grain IterDataset).
 
+    A source with a true `per_epoch` attribute is read through `epoch_item(index, epoch)`.
+
     Augmentation seeds follow the global stream position, so they too are independent of the
     number of processes.
     """
     if len(source) == 0:
         raise ValueError("the training split is empty")
-    ds = grain.MapDataset.source(source).seed(seed).shuffle().repeat().random_map(transform)
+    if getattr(source, "per_epoch", False):
+        # Sources that draw a new example per epoch (FERAtt's composites) are read by
+        # (index, epoch); the shuffle is the same as for a plain source of that length.
+        n = len(source)
+        ds = (grain.MapDataset.range(n).seed(seed).shuffle().repeat()
+              .map_with_index(lambda position, i: source.epoch_item(i, position // n)))
+    else:
+        ds = grain.MapDataset.source(source).seed(seed).shuffle().repeat()
+    ds = ds.random_map(transform)
     if process_count > 1:
         ds = _ProcessShare(ds, local_batch_size, process_index, process_count)
     return ds.batch(local_batch_size, drop_remainder=True).to_iter_dataset()
@@ -246,11 +291,15 @@ def build_data(data_cfg: Mapping[str, Any], *, seed: int) -> Data:
     # FERAtt's renderer; no-op unless config.data.composite asks for it.
     from ferjax.data.composite.sources import composite_sources
     train_src, eval_src = composite_sources(data_cfg, train_src, eval_src, seed=seed)
+    # FERAtt's noise-robustness protocol (noisy training and test sets); no-op at σ = 0.
+    from ferjax.data.noise import noisy_sources
+    train_src, eval_src = noisy_sources(data_cfg, train_src, eval_src, seed=seed)
     if len(train_src) == 0 or len(eval_src) == 0:
         raise ValueError(f"empty split after the label map: train={len(train_src)}, "
                          f"eval={len(eval_src)} (config.data)")
     n_stats = int(data_cfg.get("stats_examples", 1024))
-    norm = estimate_normalisation(train_src, spec, n_stats)
+    norm = estimate_normalisation(train_src, spec, n_stats,
+                                  data_cfg.get("normalisation", "per_channel"))
     landmarks_mean = mean_landmarks(train_src, spec, n_stats)
     # After the statistics (they describe the records; a re-sampled set is class-major).
     train_src = class_sampling.resample_training_classes(

@@ -32,7 +32,12 @@ def mass_inside(maps: np.ndarray, regions: np.ndarray) -> np.ndarray:
 
 
 class PerClassMeans:
-    """Running per-class means of images, input-space attention maps and their product."""
+    """Running per-class means of images, input-space attention maps and their product.
+
+    means() gives both reductions of Sun et al.'s Fig. 5 bottom row: "product", the mean over
+    images of image × map, and "product_of_means", mean image × mean map (what the paper shows).
+    They differ where a class's faces and maps co-vary.
+    """
 
     def __init__(self, num_classes: int, size: tuple[int, int]):
         self.count = np.zeros(num_classes, np.int64)
@@ -50,8 +55,9 @@ class PerClassMeans:
 
     def means(self) -> dict[str, np.ndarray]:
         n = np.maximum(self.count, 1)[:, None, None]
-        return {"image": self.image / n, "attention": self.attention / n,
-                "product": self.product / n, "count": self.count}
+        image, attention = self.image / n, self.attention / n
+        return {"image": image, "attention": attention, "product": self.product / n,
+                "product_of_means": image * attention, "count": self.count}
 
 
 def au_union_regions(records: Iterable[dict], image_size: tuple[int, int],

@@ -7,8 +7,13 @@ from typing import Any, Mapping
 import jax
 import jax.numpy as jnp
 
-# The code's denominator guard; kept so the probabilities match it to float precision.
+# The code's denominator guard. The code adds it to the unshifted sum Σ_k π_ik; ferjax adds it
+# after shifting by the row maximum, where the sum is ≥ 1. The two agree to float32 precision
+# (relative difference 1e-15 / Σπ) while Σπ ≳ 1e-8, i.e. while the nearest present centroid
+# lies within about 6σ of z_i; farther out the code's probabilities shrink towards 0 (halved at
+# Σπ = 1e-15) while ferjax's still sum to 1 — e.g. 0.770 (code) against 0.645 (ferjax).
 _DENOMINATOR_EPS = 1e-15
+MIXUP_PAIRINGS = ("soft", "code")
 
 
 def gaussian_posteriors(embeddings: jnp.ndarray, centroids: jnp.ndarray, present: jnp.ndarray,
@@ -44,7 +49,8 @@ def batch_centroids(embeddings: jnp.ndarray, targets: jnp.ndarray):
 
 def gaussian_manifold(outputs: Mapping[str, Any], batch: Mapping[str, Any], *,
                       sigma: float = 0.5, num_classes: int | None = None,
-                      mixup: bool = False, mixup_alpha: float = 2.0, rng=None) -> jnp.ndarray:
+                      mixup: bool = False, mixup_alpha: float = 2.0,
+                      mixup_pairing: str = "soft", rng=None) -> jnp.ndarray:
     """Structured Gaussian manifold loss: mean_i Σ_j (P(w_j | z_i) − y_ij)².
 
     outputs["embedding"] (B, D) = z; batch["label"] (B,) int; batch["weight"] (B,) optional.
@@ -52,11 +58,16 @@ def gaussian_manifold(outputs: Mapping[str, Any], batch: Mapping[str, Any], *,
     flowing through it; classes absent from the batch get p = 0. σ is fixed and isotropic
     (0.5 as the code's final version; 1.0 earlier). num_classes defaults to outputs["logits"]'s K.
 
-    mixup=True appends λ·z_i + (1 − λ)·z_π(i) with soft targets λ·y_i + (1 − λ)·y_π(i),
-    λ ~ Beta(mixup_alpha, mixup_alpha) (one λ per batch), π a random permutation; centroids
-    come from the original examples only. Its key is the option rng or batch["rng"] (the
-    trainer's train step adds one); without a key (evaluation) the loss is computed without
-    mixup, since mixup is a training-time regulariser.
+    mixup=True appends λ·z_i + (1 − λ)·z_π(i), λ ~ Beta(mixup_alpha, mixup_alpha) (one λ per
+    batch), π a random permutation, and their targets per `mixup_pairing`:
+      "soft": soft one-hot targets λ·y_i + (1 − λ)·y_π(i); centroids from the original
+        examples only; the mean runs over the 2B rows.
+      "code": as the authors' DGMMLoss (mix=True): the *integer labels* are mixed,
+        c = λ·c_i + (1 − λ)·c_π(i), and one-hot encoded, so a mixed row whose two labels differ
+        gets an all-zero target (c is no class index); centroids are taken over the
+        concatenated 2B rows with those targets.
+    Its key is the option rng or batch["rng"] (the trainer's train step adds one); without a key
+    (evaluation) the loss is computed without mixup, since mixup is a training-time regulariser.
     Returns a scalar in [0, 2].
     """
     if sigma <= 0:
@@ -73,14 +84,24 @@ def gaussian_manifold(outputs: Mapping[str, Any], batch: Mapping[str, Any], *,
     targets = one_hot * (weights[:, None] > 0)
     centroids, present = batch_centroids(z, targets)
 
+    if mixup_pairing not in MIXUP_PAIRINGS:
+        raise ValueError(f"gaussian_manifold: mixup_pairing={mixup_pairing!r}; expected one of "
+                         f"{MIXUP_PAIRINGS}")
     key = rng if rng is not None else batch.get("rng")
     if mixup and key is not None:
         key_lambda, key_perm = jax.random.split(key)
         lam = jax.random.beta(key_lambda, mixup_alpha, mixup_alpha)
         perm = jax.random.permutation(key_perm, z.shape[0])
         z = jnp.concatenate([z, lam * z + (1 - lam) * z[perm]])
-        one_hot = jnp.concatenate([one_hot, lam * one_hot + (1 - lam) * one_hot[perm]])
         weights = jnp.concatenate([weights, weights * weights[perm]])
+        if mixup_pairing == "soft":
+            one_hot = jnp.concatenate([one_hot, lam * one_hot + (1 - lam) * one_hot[perm]])
+        else:
+            labels = batch["label"].astype(jnp.float32)
+            mixed = lam * labels + (1 - lam) * labels[perm]
+            mixed_hot = (mixed[:, None] == jnp.arange(num_classes)).astype(jnp.float32)
+            one_hot = jnp.concatenate([one_hot, mixed_hot])
+            centroids, present = batch_centroids(z, one_hot * (weights[:, None] > 0))
 
     probs = gaussian_posteriors(z, centroids, present, sigma)
     per_example = jnp.sum(jnp.square(probs - one_hot), axis=-1)

@@ -84,29 +84,49 @@ def warp_image(images: jnp.ndarray, A: jnp.ndarray, t: jnp.ndarray,
     return jax.vmap(_bilinear_sample)(images, source[..., 0], source[..., 1])
 
 
+HEATMAP_ANCHORS = ("code", "round")
+UPSCALE_METHODS = ("nearest", "bilinear")
+
+
 def landmark_heatmap(landmarks: jnp.ndarray, image_shape: tuple[int, int],
-                     patch_size: int = 16) -> jnp.ndarray:
+                     patch_size: int = 16, anchor: str = "code") -> jnp.ndarray:
     """DAN landmark heatmap H(p) = max_i 1 / (1 + |p − s_i|), drawn in a local patch.
 
-    Each landmark contributes only to the patch_size × patch_size pixels around its rounded
-    position (offsets −patch_size/2 .. patch_size/2 − 1, as DAN's code); elsewhere H = 0. The
-    scatter-max costs O(B·N·patch²) instead of the O(B·N·H·W) of a dense evaluation.
+    Each landmark contributes only to the patch_size × patch_size pixels at offsets
+    −patch_size/2 .. patch_size/2 − 1 from its anchor pixel; elsewhere H = 0. The scatter-max
+    costs O(B·N·patch²) instead of the O(B·N·H·W) of a dense evaluation.
+
+    anchor "code" is DAN's TensorFlow code: each point is first clamped to
+    [patch/2, side − 1 − patch/2] on each axis (so its whole patch lies inside the image, and a
+    point near or beyond the border is drawn at the clamped position), then the anchor is the
+    truncated (integer part of the) clamped point and distances are taken from the clamped point.
+    anchor "round" anchors the unclamped point's patch at its rounded position and drops the
+    pixels that fall outside the image.
 
     Args:
       landmarks: (B, N, 2) (x, y) pixels.
       image_shape: (H, W).
       patch_size: side of the local patch, pixels (even).
+      anchor: "code" | "round".
     Returns:
       (B, H, W, 1) heatmap in [0, 1].
     """
+    if anchor not in HEATMAP_ANCHORS:
+        raise ValueError(f"config.model.heatmap_anchor={anchor!r}; choose one of "
+                         f"{list(HEATMAP_ANCHORS)}")
     height, width = image_shape
     half = patch_size // 2
     offsets = jnp.arange(-half, patch_size - half)
     off_x, off_y = jnp.meshgrid(offsets, offsets, indexing="xy")
     offsets = jnp.stack([off_x.ravel(), off_y.ravel()], -1)  # (P, 2)
+    upper = jnp.asarray([width - 1 - half, height - 1 - half], landmarks.dtype)
 
     def one(points):
-        centres = jnp.round(points).astype(jnp.int32)
+        if anchor == "code":
+            points = jnp.clip(points, half, upper)
+            centres = jnp.floor(points).astype(jnp.int32)  # truncation: points are ≥ 0 here
+        else:
+            centres = jnp.round(points).astype(jnp.int32)
         pixels = centres[:, None, :] + offsets[None]  # (N, P, 2)
         distance = jnp.linalg.norm(points[:, None, :] - pixels.astype(points.dtype), axis=-1)
         values = 1.0 / (1.0 + distance)
@@ -121,10 +141,18 @@ def landmark_heatmap(landmarks: jnp.ndarray, image_shape: tuple[int, int],
     return jax.vmap(one)(landmarks)[..., None]
 
 
-def upscale_feature_image(features: jnp.ndarray, output_shape: tuple[int, int]) -> jnp.ndarray:
-    """Feature image (B, h, w) from a dense layer -> (B, H, W, 1), bilinear upscaling."""
+def upscale_feature_image(features: jnp.ndarray, output_shape: tuple[int, int],
+                          method: str = "nearest") -> jnp.ndarray:
+    """Feature image (B, h, w) from a dense layer -> (B, H, W, 1).
+
+    method "nearest" repeats each value over its (H/h)×(W/w) block, as DAN's code
+    (`tf.image.resize_images(..., method=1)`); "bilinear" interpolates (half-pixel centres).
+    """
+    if method not in UPSCALE_METHODS:
+        raise ValueError(f"config.model.feature_upscale={method!r}; choose one of "
+                         f"{list(UPSCALE_METHODS)}")
     batch = features.shape[0]
-    return jax.image.resize(features, (batch,) + tuple(output_shape), "bilinear")[..., None]
+    return jax.image.resize(features, (batch,) + tuple(output_shape), method)[..., None]
 
 
 def next_shape(previous: jnp.ndarray, delta: jnp.ndarray, A: jnp.ndarray,

@@ -17,9 +17,12 @@ Choices where the paper is silent or the authors' code differs (docs/decisions.m
     the first training sample is a bug and is not offered.
   * Stages ≥ 2 batch-normalise their 3-channel input (warped image, heatmap, feature image), as
     the code; stage 1 takes the standardised image as is (`stage_input_bn`).
-  * The feature-image dense layer (fc1 → (H/2)·(W/2), ReLU, bilinear ×2) belongs to the stage
-    that consumes it, so training stage t trains it and freezing stage t freezes it.
-  * The heatmap is drawn in a 16×16 patch per landmark as DAN's code (`heatmap_patch`).
+  * The feature-image dense layer (fc1 → (H/2)·(W/2), ReLU, ×2 upscaling) belongs to the stage
+    that consumes it, so training stage t trains it and freezing stage t freezes it. The
+    upscaling is nearest-neighbour as the code (`feature_upscale`: "nearest" | "bilinear").
+  * The heatmap is drawn in a 16×16 patch per landmark (`heatmap_patch`) anchored as DAN's code:
+    the point clamped 8 px inside the border, patch at its truncated position
+    (`heatmap_anchor`: "code" | "round", the latter unclamped and rounded).
   * fc2_landmark of stages ≥ 2 starts at zero, so a newly added stage starts as the identity
     refinement S_t = S_{t−1} and cannot start worse than the stage before it; the paper is
     silent; `zero_init_refinement=False` gives the ordinary LeCun-normal initialisation).
@@ -90,6 +93,7 @@ class DANStage(nn.Module):
     bn_epsilon: float = 1e-3
     input_bn: bool = False
     zero_init_delta: bool = False
+    feature_upscale: str = "nearest"
 
     def _bn(self, name, train):
         return nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
@@ -103,7 +107,8 @@ class DANStage(nn.Module):
             features = nn.relu(nn.Dense((height // 2) * (width // 2),
                                         name="feature_dense")(previous_fc1))
             feature_image = dan_layers.upscale_feature_image(
-                features.reshape(-1, height // 2, width // 2), (height, width))
+                features.reshape(-1, height // 2, width // 2), (height, width),
+                self.feature_upscale)
             x = jnp.concatenate([warped, heatmap, feature_image], axis=-1)
         else:
             x = inputs
@@ -158,6 +163,8 @@ class EmotionalDAN(nn.Module):
     bn_epsilon: float = 1e-3
     stage_input_bn: bool = True
     heatmap_patch: int = 16
+    heatmap_anchor: str = "code"
+    feature_upscale: str = "nearest"
     zero_init_refinement: bool = True
 
     def _stage(self, index: int) -> DANStage:
@@ -167,6 +174,7 @@ class EmotionalDAN(nn.Module):
                         bn_momentum=self.bn_momentum, bn_epsilon=self.bn_epsilon,
                         input_bn=self.stage_input_bn and index > 0,
                         zero_init_delta=self.zero_init_refinement and index > 0,
+                        feature_upscale=self.feature_upscale,
                         name=f"stage_{index + 1}")
 
     @nn.compact
@@ -191,7 +199,7 @@ class EmotionalDAN(nn.Module):
                 warped = dan_layers.warp_image(images, A, t)
                 heatmap = dan_layers.landmark_heatmap(
                     dan_layers.apply_transform(shape, A, t), images.shape[1:3],
-                    self.heatmap_patch)
+                    self.heatmap_patch, self.heatmap_anchor)
                 fc1, delta, logits = self._stage(index)((warped, heatmap, fc1),
                                                         train and not frozen)
                 shape = dan_layers.next_shape(shape, delta, A, t)
@@ -212,6 +220,8 @@ def _check_choice(field: str, value: Any, choices: Sequence[Any]) -> None:
 def _check(model: EmotionalDAN) -> None:
     _check_choice("bn_order", model.bn_order, BN_ORDERS)
     _check_choice("dropout_placement", model.dropout_placement, DROPOUT_PLACEMENTS)
+    _check_choice("heatmap_anchor", model.heatmap_anchor, dan_layers.HEATMAP_ANCHORS)
+    _check_choice("feature_upscale", model.feature_upscale, dan_layers.UPSCALE_METHODS)
     if model.num_stages < 1:
         raise ValueError(f"config.model.num_stages={model.num_stages}; need at least 1")
     active = model.active_stages
@@ -230,7 +240,7 @@ def emotional_dan_from_config(model_config: Mapping[str, Any],
     config.model: name and any of EmotionalDAN's attributes but mean_shape and num_classes
     (num_stages, active_stages, frozen_stages, base_channels, fc_units, dropout_rate,
     dropout_placement, bn_order, bn_momentum, bn_epsilon, stage_input_bn, heatmap_patch,
-    zero_init_refinement); unset ones keep the module's defaults.
+    heatmap_anchor, feature_upscale, zero_init_refinement); unset ones keep the module's defaults.
     """
     if data_info.get("mean_landmarks") is None:
         raise ValueError("emotional_dan needs data_info['mean_landmarks'] (68, 2): the mean "

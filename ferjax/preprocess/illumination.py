@@ -19,6 +19,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft
 
+# Default smoothing length of the luminance estimate, as a fraction of the image's shorter side
+# (5 px at 125×160): the paper gives none.
+DEFAULT_LENGTH_FRACTION = 0.04
+
 
 def neumann_laplacian_eigenvalues(height: int, width: int) -> np.ndarray:
     """Eigenvalues (H, W) of the 5-point grid Laplacian with reflecting borders in the DCT-II

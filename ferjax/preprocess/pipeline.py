@@ -20,7 +20,7 @@ import numpy as np
 
 from ferjax.preprocess.align import (FIVE_POINT_TEMPLATE, alignment_matrix, five_points_from_68,
                                      resize_matrix, transform_points, warp_image)
-from ferjax.preprocess.illumination import isotropic_diffusion_normalise
+from ferjax.preprocess.illumination import DEFAULT_LENGTH_FRACTION, isotropic_diffusion_normalise
 from ferjax.preprocess.masks import hull_mask
 from ferjax.preprocess.mtcnn import MTCNN, Detections, MTCNNConfig
 
@@ -51,7 +51,7 @@ class PreprocessConfig:
     illumination: str = "none"
     margin: float = 0.2
     template: tuple[tuple[float, float], ...] = FIVE_POINT_TEMPLATE
-    illumination_length: float = 0.04
+    illumination_length: float = DEFAULT_LENGTH_FRACTION
     illumination_clip_percent: float = 1.0
     detector: MTCNNConfig = MTCNNConfig()
 

@@ -64,14 +64,24 @@ def training_curves_figure(lines: Sequence[dict], path: str | Path) -> Path:
     return _save(fig, path)
 
 
+BOTTOM_ROWS = {"product": "mean(input × B)", "product_of_means": "mean input × mean B"}
+
+
 def attention_per_emotion_figure(means: dict, class_names: Sequence[str],
-                                 path: str | Path) -> Path:
-    """Per emotion: mean input, mean weight map B in input space, and their product."""
+                                 path: str | Path, bottom: str = "product") -> Path:
+    """Per emotion: mean input, mean weight map B in input space, and their product.
+
+    bottom: "product" (mean of the per-image products) or "product_of_means" (the mean input
+    times the mean map, as Sun et al.'s Fig. 5 shows); keys of PerClassMeans.means().
+    """
+    if bottom not in BOTTOM_ROWS:
+        raise ValueError(f"attention figure bottom={bottom!r}; expected one of "
+                         f"{sorted(BOTTOM_ROWS)}")
     shown = [i for i, n in enumerate(means["count"]) if n > 0]
     fig, axes = plt.subplots(3, len(shown), figsize=(1.6 * len(shown), 6), squeeze=False)
     for col, c in enumerate(shown):
         for row, (key, cmap) in enumerate((("image", "gray"), ("attention", "jet"),
-                                           ("product", "gray"))):
+                                           (bottom, "gray"))):
             ax = axes[row, col]
             ax.imshow(means[key][c], cmap=cmap)
             ax.set_xticks([])
@@ -80,5 +90,5 @@ def attention_per_emotion_figure(means: dict, class_names: Sequence[str],
                 ax.set_title(f"{class_names[c]}\n(n={int(means['count'][c])})", fontsize=9)
         axes[0, 0].set_ylabel("mean input")
         axes[1, 0].set_ylabel("mean B")
-        axes[2, 0].set_ylabel("input × B")
+        axes[2, 0].set_ylabel(BOTTOM_ROWS[bottom])
     return _save(fig, path)

@@ -33,11 +33,11 @@ from ferjax.data.real.report import PrepareReport, log
 class RealConfig(tfds.core.BuilderConfig):
     """Preprocessing shared by every real-dataset config (see ferjax.data.real.face).
 
-    image_size: output side (pixels); grey: 1 channel, else 3; crop: 'none' | 'box' |
+    image_size: output side (pixels) or (height, width); grey: 1 channel, else 3; crop: 'none' | 'box' |
     'landmarks' | 'detect'; mask: add a face-mask feature; illumination: 'none' | 'isotropic'
-    (mask and illumination need crop 'landmarks' or 'detect').
+    (mask needs crop 'landmarks' or 'detect').
     """
-    image_size: int = 128
+    image_size: int | tuple[int, int] = 128
     grey: bool = False
     crop: str = "none"
     mask: bool = False
@@ -58,35 +58,43 @@ def _slug(value) -> str:
 
 
 def derived_config(base: tfds.core.BuilderConfig, overrides: dict) -> tfds.core.BuilderConfig:
-    """`base` with some fields replaced, named after them ("front-grey_True-image_size_64") so
-    each variant prepares into its own folder. Unknown field names are an error naming them."""
+    """`base` with some fields replaced, named after those that differ from it
+    ("front-grey_True-image_size_64") so each variant prepares into its own folder. Unknown
+    field names are an error naming them."""
     allowed = {f.name for f in dataclasses.fields(base)} - _TFDS_CONFIG_FIELDS
     unknown = sorted(set(overrides) - allowed)
     if unknown:
         raise ValueError(f"unknown config fields {unknown} for config {base.name!r}; "
                          f"overridable: {sorted(allowed)}")
-    name = base.name + "".join(f"-{k}_{_slug(v)}" for k, v in sorted(overrides.items()))
+    # Lists (from command-line or JSON configs) become tuples so the config stays hashable.
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    # Only fields that differ from the base name the variant, so spelling out a default (as the
+    # configs do for the preprocessing fields, to make them settable) keeps the folder name.
+    changed = {k: v for k, v in overrides.items() if getattr(base, k) != v}
+    if not changed:
+        return base
+    name = base.name + "".join(f"-{k}_{_slug(v)}" for k, v in sorted(changed.items()))
     changes = ", ".join(f"{k}={v!r}" for k, v in sorted(overrides.items()))
     return dataclasses.replace(base, name=name, description=f"{base.name} with {changes}",
                                **overrides)
 
 
-def image_feature(size: int, channels: int) -> tfds.features.Tensor:
+def image_feature(size_hw: tuple[int, int], channels: int) -> tfds.features.Tensor:
     # tfds.features.Image needs TensorFlow to encode; a ZLIB-compressed tensor does not.
-    return tfds.features.Tensor(shape=(size, size, channels), dtype=np.uint8,
+    return tfds.features.Tensor(shape=(*size_hw, channels), dtype=np.uint8,
                                 encoding=tfds.features.Encoding.ZLIB)
 
 
 def common_features(options: FaceOptions) -> dict:
     features = {
-        "image": image_feature(options.image_size, options.channels),
+        "image": image_feature(options.size_hw, options.channels),
         "label": tfds.features.ClassLabel(names=labels.CLASSES),
         "subject_id": tfds.features.Scalar(np.int64),
         "fold": tfds.features.Scalar(np.int64),
         "landmarks": tfds.features.Tensor(shape=(ibug68.NUM_POINTS, 2), dtype=np.float32),
     }
     if options.mask:
-        features["mask"] = image_feature(options.image_size, 1)
+        features["mask"] = image_feature(options.size_hw, 1)
     return features
 
 

@@ -2,8 +2,9 @@
 
 Every builder calls `make_face_preprocessor(options)` once and the returned function on each
 image. Crop modes:
-  "none"       centre square of the whole image, resized (no face localisation);
-  "box"        square around the dataset's face box (AffectNet's CSV release), resized;
+  "none"       centre window of the whole image, resized (no face localisation);
+  "box"        window around the dataset's face box (AffectNet's CSV release), resized;
+The window has the output's aspect ratio (a square for a square output), so faces keep theirs.
   "landmarks"  similarity alignment from landmarks  } delegated to
   "detect"     MTCNN detection then alignment       } ferjax.preprocess.pipeline.FacePreprocessor
 Landmarks and boxes are carried into the output frame so they stay valid labels.
@@ -20,16 +21,19 @@ import numpy as np
 
 CROP_MODES = ("none", "box", "landmarks", "detect")
 _DELEGATED = ("landmarks", "detect")
+ILLUMINATIONS = ("none", "isotropic")
 # Context kept around a dataset face box (fraction of its longer side on each side).
 BOX_MARGIN = 0.2
 
 
 @dataclasses.dataclass(frozen=True)
 class FaceOptions:
-    """image_size: output side in pixels; grey: 1 channel (else 3); crop: one of CROP_MODES;
+    """image_size: output side in pixels, or (height, width) for a non-square output (Sun et
+    al.'s RaFD-FRONT is 160×125); grey: 1 channel (else 3); crop: one of CROP_MODES;
     mask: also return a face mask; illumination: 'none' or 'isotropic' (Gross & Brajovic, as
-    Sun et al.). mask and illumination need a delegated crop ('landmarks' or 'detect')."""
-    image_size: int = 128
+    Sun et al.; applied to the output image in every crop mode). mask needs a delegated crop
+    ('landmarks' or 'detect')."""
+    image_size: int | tuple[int, int] = 128
     grey: bool = False
     crop: str = "none"
     mask: bool = False
@@ -38,17 +42,26 @@ class FaceOptions:
     def __post_init__(self):
         if self.crop not in CROP_MODES:
             raise ValueError(f"crop={self.crop!r}: expected one of {CROP_MODES}")
-        if not isinstance(self.image_size, int) or self.image_size < 1:
-            raise ValueError(f"image_size={self.image_size!r}: expected a positive int")
+        size = self.image_size
+        sides = tuple(size) if isinstance(size, (tuple, list)) else (size,)
+        if (len(sides) not in (1, 2) or not all(isinstance(v, int) and not isinstance(v, bool)
+                                               and v >= 1 for v in sides)):
+            raise ValueError(f"image_size={size!r}: expected a positive int or (height, width)")
         if self.mask and self.crop not in _DELEGATED:
             raise ValueError(f"mask=True needs crop='landmarks' or 'detect', got crop={self.crop!r}")
-        if self.illumination != "none" and self.crop not in _DELEGATED:
-            raise ValueError(f"illumination={self.illumination!r} needs crop='landmarks' or "
-                             f"'detect', got crop={self.crop!r}")
+        if self.illumination not in ILLUMINATIONS:
+            raise ValueError(f"illumination={self.illumination!r}: expected one of "
+                             f"{ILLUMINATIONS}")
 
     @property
     def channels(self) -> int:
         return 1 if self.grey else 3
+
+    @property
+    def size_hw(self) -> tuple[int, int]:
+        """(height, width) of the output in pixels."""
+        size = self.image_size
+        return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,52 +88,73 @@ def convert_channels(image: np.ndarray, grey: bool) -> np.ndarray:
     return image
 
 
-def square_window(image_hw: tuple[int, int], box: np.ndarray | None) -> tuple[float, float, float]:
-    """(x0, y0, side) of the square source window: the image's centre square, or the box's
-    enclosing square grown by BOX_MARGIN on each side."""
+def face_window(image_hw: tuple[int, int], box: np.ndarray | None,
+                aspect: float = 1.0) -> tuple[float, float, float, float]:
+    """(x0, y0, width, height) of the source window, width/height = `aspect` (the output's):
+    the largest such window centred in the image, or the box's enclosing window grown by
+    BOX_MARGIN on each side."""
     h, w = image_hw
     if box is None:
-        side = float(min(h, w))
-        return (w - side) / 2.0, (h - side) / 2.0, side
+        win_h = min(float(h), w / aspect)
+        win_w = win_h * aspect
+        return (w - win_w) / 2.0, (h - win_h) / 2.0, win_w, win_h
     x, y, bw, bh = (float(v) for v in box)
-    side = max(bw, bh) * (1.0 + 2.0 * BOX_MARGIN)
-    return x + bw / 2.0 - side / 2.0, y + bh / 2.0 - side / 2.0, side
+    win_h = max(bh, bw / aspect) * (1.0 + 2.0 * BOX_MARGIN)
+    win_w = win_h * aspect
+    return x + bw / 2.0 - win_w / 2.0, y + bh / 2.0 - win_h / 2.0, win_w, win_h
 
 
-def crop_resize(image: np.ndarray, window: tuple[float, float, float], size: int) -> np.ndarray:
-    """Crop the square window (zero padding where it leaves the image) and resize to size²."""
-    x0, y0, side = (int(round(v)) for v in window)
-    side = max(side, 1)
+def _integer_window(window):
+    x0, y0, win_w, win_h = (int(round(v)) for v in window)
+    return x0, y0, max(win_w, 1), max(win_h, 1)
+
+
+def crop_resize(image: np.ndarray, window: tuple[float, float, float, float],
+                size_hw: tuple[int, int]) -> np.ndarray:
+    """Crop the window (zero padding where it leaves the image) and resize to (H, W)."""
+    x0, y0, win_w, win_h = _integer_window(window)
     h, w = image.shape[:2]
-    pad = max(0, -x0, -y0, x0 + side - w, y0 + side - h)
+    pad = max(0, -x0, -y0, x0 + win_w - w, y0 + win_h - h)
     if pad:
         image = np.pad(image, ((pad, pad), (pad, pad), (0, 0)))
         x0, y0 = x0 + pad, y0 + pad
-    crop = image[y0:y0 + side, x0:x0 + side]
-    interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-    out = cv2.resize(crop, (size, size), interpolation=interp)
-    return out.reshape(size, size, image.shape[-1])
+    crop = image[y0:y0 + win_h, x0:x0 + win_w]
+    out_h, out_w = size_hw
+    interp = cv2.INTER_AREA if win_h > out_h else cv2.INTER_LINEAR
+    out = cv2.resize(crop, (out_w, out_h), interpolation=interp)
+    return out.reshape(out_h, out_w, image.shape[-1])
 
 
-def _window_transform(window, size):
-    x0, y0, side = (int(round(v)) for v in window)
-    scale = size / max(side, 1)
+def _window_scale(window, size_hw) -> np.ndarray:
+    _, _, win_w, win_h = _integer_window(window)
+    return np.array([size_hw[1] / win_w, size_hw[0] / win_h], np.float32)
+
+
+def _window_transform(window, size_hw):
+    x0, y0, _, _ = _integer_window(window)
+    scale = _window_scale(window, size_hw)
     return lambda xy: ((np.asarray(xy, np.float32) - np.array([x0, y0], np.float32)) * scale)
 
 
 def crop_face(image: np.ndarray, landmarks: np.ndarray | None, box: np.ndarray | None,
               options: FaceOptions) -> PreparedFace:
-    """'none' and 'box' crops: image uint8 (H, W, C) -> PreparedFace of side options.image_size."""
+    """'none' and 'box' crops: image uint8 (H, W, C) -> PreparedFace of options.size_hw."""
     use_box = box if options.crop == "box" and box is not None else None
-    window = square_window(image.shape[:2], use_box)
-    out = crop_resize(convert_channels(image, options.grey), window, options.image_size)
-    to_out = _window_transform(window, options.image_size)
+    out_h, out_w = options.size_hw
+    window = face_window(image.shape[:2], use_box, out_w / out_h)
+    out = crop_resize(convert_channels(image, options.grey), window, options.size_hw)
+    if options.illumination == "isotropic":
+        # Same normalisation and defaults as the delegated crops (ferjax.preprocess.pipeline).
+        from ferjax.preprocess import illumination
+        out = illumination.isotropic_diffusion_normalise(
+            out, length=illumination.DEFAULT_LENGTH_FRACTION * min(options.size_hw))
+    to_out = _window_transform(window, options.size_hw)
     new_lm = None if landmarks is None else to_out(landmarks).astype(np.float32)
     new_box = None
     if box is not None:
         corner = to_out(np.asarray(box[:2], np.float32)[None])[0]
-        scale = options.image_size / max(int(round(window[2])), 1)
-        new_box = np.array([*corner, box[2] * scale, box[3] * scale], np.float32)
+        scale = _window_scale(window, options.size_hw)
+        new_box = np.array([*corner, box[2] * scale[0], box[3] * scale[1]], np.float32)
     return PreparedFace(image=out, landmarks=new_lm, box=new_box)
 
 
@@ -136,7 +170,7 @@ def make_face_preprocessor(options: FaceOptions) -> FacePreprocessFn:
             f"cannot be imported here ({err}); use crop='none' or 'box'") from err
     # Built once per builder run: in "detect" mode it holds the compiled MTCNN.
     preprocessor = pipeline.FacePreprocessor(pipeline.PreprocessConfig(
-        output_size=(options.image_size, options.image_size), channels=options.channels,
+        output_size=options.size_hw, channels=options.channels,
         mode=options.crop, illumination=options.illumination))
 
     def delegated(image, landmarks, box):
