@@ -66,7 +66,8 @@ def get_config(model_name: str, arg: str | None):
     if a.cv:
         c.protocol = "kfold"
     if model_name in ("sun_attention", "sun_gap"):  # Fig. 5: where the weight map looks
-        c.evals.attention = {"type": "attention"}
+        # bottom="product_of_means" draws Fig. 5's third row as the paper does (docs/decisions.md)
+        c.evals.attention = {"type": "attention", "bottom": "product"}
     if a.runlocal:
         pieces.apply_runlocal(c, steps=6)
     return c

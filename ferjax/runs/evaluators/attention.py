@@ -18,8 +18,13 @@ from ferjax.files import write_json
 from ferjax.viz import figures
 
 
-def evaluate(target, out_dir: Path, max_examples: int = 2000, batch_size: int = 64) -> dict:
-    """Analyses up to max_examples eval records; writes attention.json and the figure."""
+def evaluate(target, out_dir: Path, max_examples: int = 2000, batch_size: int = 64,
+             bottom: str = "product") -> dict:
+    """Analyses up to max_examples eval records; writes attention.json and the figure.
+
+    bottom: the figure's third row, "product" (mean over images of input × map) or
+    "product_of_means" (mean input × mean map, as Sun et al.'s Fig. 5 draws it).
+    """
     restored = target.restored
     data = restored.data
     report = attention.analyse(
@@ -28,7 +33,8 @@ def evaluate(target, out_dir: Path, max_examples: int = 2000, batch_size: int = 
         batch_size=int(batch_size), max_examples=int(max_examples),
         denormalise=data.norm.invert)
     figures.attention_per_emotion_figure(report["means"], data.info["class_names"],
-                                         Path(out_dir) / "figures" / "attention_per_emotion.png")
+                                         Path(out_dir) / "figures" / "attention_per_emotion.png",
+                                         bottom=bottom)
     summary = {"au_mass": report["au_mass"], "au_area": report["au_area"]}
     if report["au_mass"]:
         scored = [v for v in report["au_mass"].values() if v is not None]
