@@ -11,9 +11,11 @@ The sweep (4 methods × 3 seeds) and its table:
   python -m ferjax.collect runs/cross_paper
 Arguments: method=sun|jalal|emotional_dan|feratt, data=wild|front|pose|<real builder>,
 classes=7|8, seeds=3 (sweep only), runlocal.
-Budgets (steps of the config's batch): Sun 150 of 32; Jalal 200 of 16 at 64×64; EmotionalDAN
-100 per phase of 32 (stage 1 landmarks, stage 2 joint); FERAtt+Rep+Cls `small` 150 of 32 on
-the stored faces (render=false). Runtime: measured in README / docs/experiments.md.
+Budgets (steps of each config's batch), sized so that the 12-point sweep fits well under an
+hour on a 2-core CPU: Sun (attention, Eq. 4) 120 of 32; Jalal 150 of 16 at 64×64; EmotionalDAN
+60 per phase of 32 (stage 1 landmarks, stage 2 joint); FERAtt+Rep+Cls `small` 120 of 32 on the
+stored faces (render=false). Far from converged: a comparison at equal, short budgets, not
+the methods' best. Runtime and table: README and docs/experiments.md.
 """
 
 from configs import emotional_dan, feratt, jalal_self_attention, pieces, sun
@@ -23,10 +25,10 @@ DEFAULTS = {"method": "sun", "data": "wild", "classes": 7, "seeds": 3, "runlocal
 
 # Each method's own config with its arguments for the shared setting ({data}, {classes}).
 METHODS = {
-    "sun": (lambda a: sun.get_config("sun_attention", a), "steps=150"),
-    "jalal": (jalal_self_attention.get_config, "steps=200,crop=64"),
-    "emotional_dan": (emotional_dan.get_config, "steps=100"),
-    "feratt": (feratt.get_config, "variant=rep_cls,small,render=false,steps=150"),
+    "sun": (lambda a: sun.get_config("sun_attention", a), "steps=120"),
+    "jalal": (jalal_self_attention.get_config, "steps=150,crop=64"),
+    "emotional_dan": (emotional_dan.get_config, "steps=60"),
+    "feratt": (feratt.get_config, "variant=rep_cls,small,render=false,steps=120"),
 }
 
 
