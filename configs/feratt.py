@@ -26,6 +26,7 @@ the README / docs, not promised here.
 """
 
 from configs import pieces
+from ferjax.sweep import spec
 
 DEFAULTS = {
     "variant": "rep_cls",
@@ -139,3 +140,10 @@ def get_config(arg=None):
                         "num_resblocks": 1, "encoder_widths": (8, 16, 16, 16),
                         "encoder_blocks": (1, 1, 1, 1)})
     return c
+
+
+def get_sweep(arg=None):
+    """The three methods of FERAtt's Tables 1-4 × 3 seeds (with `cv`: each seed runs the
+    leave-10-subjects-out folds), e.g. python -m ferjax.sweep --config=configs/feratt.py:small,cv
+    then python -m ferjax.collect runs/<sweep> --paper=feratt"""
+    return spec.product(spec.axis(":variant", ["baseline", "cls", "rep_cls"]), spec.seeds(3))

@@ -56,7 +56,7 @@ def test_config_axis_and_value_formatting(tmp_path):
         {"config": "configs/sun_baseline.py:classes=7", ":bn": False, "train.schedule.lr": 1e-4,
          "data.crop_size": (144, 112)}])
     (p,) = points
-    assert p.name == "config=sun_baseline,bn=false,train.schedule.lr=0.0001,data.crop_size=144x112"
+    assert p.name == "config=sun_baseline_classes=7,bn=false,train.schedule.lr=0.0001,data.crop_size=144x112"
     assert p.config == "configs/sun_baseline.py:runlocal,variant=free,classes=7,bn=false"
     assert expand.launch_command(p)[3:5] == ["--config.train.schedule.lr=0.0001",
                                              "--config.data.crop_size=(144, 112)"]

@@ -74,7 +74,7 @@ def label(key: str, value: Any) -> tuple[str, str]:
     """The (field, value) a point's name and the tables show for one override."""
     if key == spec.CONFIG:
         path, arg = split_spec(str(value))
-        return "config", Path(path).stem
+        return "config", Path(path).stem + (f":{arg}" if arg else "")
     if isinstance(value, (tuple, list)):
         return key.lstrip(":"), "x".join(format_value(v) for v in value)
     return key.lstrip(":"), format_value(value)
