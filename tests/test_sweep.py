@@ -226,3 +226,41 @@ def test_feratt_layout_picks_the_table_of_the_setting():
     assert layouts._feratt_table(cfg("bu3dfe", "seven", False)).startswith("Table 2.")
     assert layouts._feratt_table(cfg("fersynth", "canonical8", True)).startswith("Table 3.")
     assert layouts._feratt_table(cfg("ckplus", "canonical8", False)).startswith("Table 4.")
+
+
+def _run(name, labels, config, metrics, status="finished"):
+    return runs.Run(name, labels, status, "", "", config, metrics)
+
+
+def test_paper_layouts_put_groups_in_their_rows():
+    feratt_cfg = {"model": {"name": "feratt", "variant": "feratt_rep_cls"},
+                  "data": {"name": "fersynth", "config": "wild", "label_space": "seven",
+                           "composite": {"enabled": False}}}
+    jalal_cfg = {"model": {"name": "jalal_self_attention", "use_attention": False},
+                 "data": {"name": "fersynth", "config": "wild", "label_space": "seven"}}
+    dan_cfg = {"model": {"name": "emotional_dan"},
+               "data": {"name": "fersynth", "config": "wild", "label_space": "seven"}}
+    loaded = [
+        _run("a", {"method": "feratt", "seed": "0"}, feratt_cfg,
+             {"accuracy": 0.5, "macro_precision": 0.4, "macro_recall": 0.3, "macro_f1": 0.2}),
+        _run("b", {"method": "jalal", "seed": "0"}, jalal_cfg, {"accuracy": 0.25}),
+        _run("c", {"method": "dan", "seed": "0"}, dan_cfg,
+             {"accuracy": 0.6, "cross/FERSynth front": 0.7,
+              "table5/conv4a/happiness": 0.5}),
+    ]
+    groups = table.group(loaded)[1]
+    feratt_md = layouts.render("feratt", groups)
+    # 7 classes, not rendered: the paper's Real BU-3DFE table
+    real_bu = feratt_md.split("Table 2. Real BU-3DFE")[1].split("**FERAtt Table 3")[0]
+    assert ("| FERAtt+Rep+Cls | method=feratt (FERSynth wild) | 50.0 | 40.0 | 30.0 | 20.0 | 1/1 "
+            "| 82.11 ± 4.39 | 83.72 ± 3.09 | 82.42 ± 4.08 | 83.06 ± 3.59 |") in real_bu
+    jalal_md = layouts.render("jalal", groups)
+    assert ("| Without self-attention (ablation) (not in the paper) | method=jalal (FERSynth "
+            "wild) | 25.0 | 1/1 | — |") in jalal_md
+    assert "| Proposed Network | — | — | — | 93.8 |" in jalal_md
+    dan_md = layouts.render("emotional_dan", groups)
+    assert "| EmotionalDAN | method=dan (FERSynth wild) | — | — | — | 0.7000 | 60.0 | 1/1 |" in dan_md
+    assert "| conv4a | method=dan (FERSynth wild) | 0.5000 |" in dan_md
+    assert "| conv4a (paper) | — | 0.375 | 0.455 |" in dan_md
+    with pytest.raises(ValueError, match="--paper='x'"):
+        layouts.render("x", groups)
