@@ -12,10 +12,11 @@ The sweep (4 methods × 3 seeds) and its table:
 Arguments: method=sun|jalal|emotional_dan|feratt, data=wild|front|pose|<real builder>,
 classes=7|8, seeds=3 (sweep only), runlocal.
 Budgets (steps of each config's batch), sized so that the 12-point sweep fits well under an
-hour on a 2-core CPU: Sun (attention, Eq. 4) 120 of 32; Jalal 150 of 16 at 64×64; EmotionalDAN
-60 per phase of 32 (stage 1 landmarks, stage 2 joint); FERAtt+Rep+Cls `small` 120 of 32 on the
-stored faces (render=false). Far from converged: a comparison at equal, short budgets, not
-the methods' best. Runtime and table: README and docs/experiments.md.
+hour on a shared 2-core CPU: Sun (attention, Eq. 4) 60 of 32; Jalal 80 of 16 at 64×64;
+EmotionalDAN 30 per phase of 32 (stage 1 landmarks, stage 2 joint); FERAtt+Rep+Cls `small` 60
+of 32 on the stored faces (render=false). Far from converged: a comparison at short budgets,
+not the methods' best (the `steps` of each config file scale them up). Runtime and table:
+README and docs/experiments.md.
 """
 
 from configs import emotional_dan, feratt, jalal_self_attention, pieces, sun
@@ -25,10 +26,10 @@ DEFAULTS = {"method": "sun", "data": "wild", "classes": 7, "seeds": 3, "runlocal
 
 # Each method's own config with its arguments for the shared setting ({data}, {classes}).
 METHODS = {
-    "sun": (lambda a: sun.get_config("sun_attention", a), "steps=120"),
-    "jalal": (jalal_self_attention.get_config, "steps=150,crop=64"),
-    "emotional_dan": (emotional_dan.get_config, "steps=60"),
-    "feratt": (feratt.get_config, "variant=rep_cls,small,render=false,steps=120"),
+    "sun": (lambda a: sun.get_config("sun_attention", a), "steps=60"),
+    "jalal": (jalal_self_attention.get_config, "steps=80,crop=64"),
+    "emotional_dan": (emotional_dan.get_config, "steps=30"),
+    "feratt": (feratt.get_config, "variant=rep_cls,small,render=false,steps=60"),
 }
 
 
@@ -42,7 +43,7 @@ def get_config(arg=None):
               + (",runlocal" if a.runlocal else ""))
     c.figures = False  # the sweep compares numbers; each config's own run draws figures
     if "report" in c:
-        c.report.max_examples = min(c.report.max_examples, 128)
+        c.report.max_examples = min(c.report.max_examples, 64)
     return c
 
 
