@@ -103,6 +103,16 @@ def test_failing_point_is_recorded_and_the_others_go_on(tmp_path, monkeypatch):
                                 spec.seeds(1))
     """))
     sweep_dir = tmp_path / "toy"
+    # A second process of a multi-process point (as SLURM's srun starts it) logs on its own
+    # and leaves the point's status to process 0.
+    side = subprocess.run(_sweep_command(sweep_dir, str(cfg), "--point=0"), cwd=REPO,
+                          env={**_env(), "SLURM_PROCID": "1"}, capture_output=True, text=True,
+                          timeout=900)
+    assert side.returncode == 1 and "[model.name=no_such_model,seed=0] failed" in side.stdout
+    point_dir = sweep_dir / "model.name=no_such_model,seed=0"
+    assert "no_such_model" in (point_dir / "launch.1.log").read_text()
+    assert not (point_dir / manifest.STATUS).exists() and not (point_dir / manifest.LOG).exists()
+
     out = subprocess.run(_sweep_command(sweep_dir, str(cfg)), cwd=REPO, env=_env(),
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 1, out.stdout[-3000:] + out.stderr[-3000:]

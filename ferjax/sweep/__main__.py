@@ -57,8 +57,9 @@ def default_workdir(config_spec: str) -> Path:
     return Path("runs") / re.sub(r"[^A-Za-z0-9_.=-]+", "_", name)
 
 
-def _is_process_zero() -> bool:
-    return all(os.environ.get(v, "0") == "0" for v in PROCESS_INDEX_VARS)
+def _process_index() -> int:
+    """This process's index within a multi-process point (SLURM task, TPU worker), else 0."""
+    return next((int(os.environ[v]) for v in PROCESS_INDEX_VARS if os.environ.get(v)), 0)
 
 
 def _summary(result: dict) -> int:
@@ -87,8 +88,8 @@ def main(argv):
         if manifest.read_result(point.workdir) is not None:
             print(f"[{point.name}] finished, skipped")
             return 0
-        status = local.run_point(point, extra_flags=extra, write_status=_is_process_zero())
-        if _is_process_zero():
+        status = local.run_point(point, extra_flags=extra, process_index=_process_index())
+        if _process_index() == 0:
             manifest.write_manifest(sweep_dir, config_spec, points)
         print(f"[{point.name}] {status}")
         return 0 if status == "finished" else 1

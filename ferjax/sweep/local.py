@@ -118,14 +118,16 @@ class _Running:
 
 def run_point(point: expand.Point, slot: Slot = Slot("inherited", {}),
               extra_flags: tuple[str, ...] = (), running: _Running | None = None,
-              write_status: bool = True) -> str:
+              process_index: int = 0) -> str:
     """Runs (or resumes) one point to its end; returns its status (manifest.STATES).
 
-    write_status False: another process of the same multi-process point records it.
+    process_index > 0 (a further process of a multi-process point): logs to
+    launch.<index>.log and leaves the status to process 0.
     """
     point.workdir.mkdir(parents=True, exist_ok=True)
     command = expand.launch_command(point, extra_flags)
-    log = point.workdir / manifest.LOG
+    write_status = process_index == 0
+    log = point.workdir / (manifest.LOG if write_status else f"launch.{process_index}.log")
     env = {**os.environ, **slot.env, "PYTHONUNBUFFERED": "1"}
     cores = set(slot.cores)
     with open(log, "a") as out:
