@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -264,3 +265,29 @@ def test_paper_layouts_put_groups_in_their_rows():
     assert "| conv4a (paper) | — | 0.375 | 0.455 |" in dan_md
     with pytest.raises(ValueError, match="--paper='x'"):
         layouts.render("x", groups)
+
+
+def test_slots_go_to_the_first_declared_waiting_point():
+    import threading
+    slots = local._Slots([local.Slot("a", {})])
+    stop = threading.Event()
+    held = slots.take(5, stop)
+    order = []
+
+    def wait(index):
+        slot = slots.take(index, stop)
+        order.append(index)
+        slots.give(slot)
+
+    threads = [threading.Thread(target=wait, args=(i,)) for i in (9, 7, 8)]
+    for t in threads:
+        t.start()
+    while len(slots._waiting) < 3:  # all three are queued behind the held slot
+        time.sleep(0.01)
+    slots.give(held)
+    for t in threads:
+        t.join(10)
+    assert order == [7, 8, 9]
+    stop.set()
+    assert slots.take(1, threading.Event()) is not None
+    assert slots.take(2, stop) is None  # the only slot is taken and the sweep is stopping

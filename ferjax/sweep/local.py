@@ -12,7 +12,6 @@ import concurrent.futures
 import dataclasses
 import glob
 import os
-import queue
 import shutil
 import signal
 import subprocess
@@ -116,6 +115,35 @@ class _Running:
                     proc.send_signal(signal.SIGTERM)
 
 
+class _Slots:
+    """Free slots, handed to the waiting point declared first (so a sweep declared seed-major
+    finishes whole seeds first, whatever order the points became ready in)."""
+
+    def __init__(self, slots: Sequence[Slot]):
+        self._free = list(slots)
+        self._waiting: set[int] = set()
+        self._cond = threading.Condition()
+
+    def take(self, index: int, stop: threading.Event) -> Slot | None:
+        """Blocks until this point is first in line and a slot is free; None once stopping."""
+        with self._cond:
+            self._waiting.add(index)
+            try:
+                while not (self._free and index == min(self._waiting)):
+                    if stop.is_set():
+                        return None
+                    self._cond.wait(0.2)
+                return self._free.pop(0)
+            finally:
+                self._waiting.discard(index)
+                self._cond.notify_all()
+
+    def give(self, slot: Slot) -> None:
+        with self._cond:
+            self._free.append(slot)
+            self._cond.notify_all()
+
+
 def run_point(point: expand.Point, slot: Slot = Slot("inherited", {}),
               extra_flags: tuple[str, ...] = (), running: _Running | None = None,
               process_index: int = 0) -> str:
@@ -195,9 +223,7 @@ def run_local(points: Sequence[expand.Point], sweep_dir: Path, config_spec: str,
         return first[key].is_set() or any(leader_of[key].workdir.glob("**/data_stats.json"))
 
     manifest.write_manifest(sweep_dir, config_spec, points)
-    free: queue.Queue[Slot] = queue.Queue()
-    for s in slots:
-        free.put(s)
+    slots_free = _Slots(slots)
     running = _Running()
 
     def work(point: expand.Point) -> str:
@@ -206,12 +232,10 @@ def run_local(points: Sequence[expand.Point], sweep_dir: Path, config_spec: str,
                 if running.stopping.is_set():
                     return "pending"
                 time.sleep(0.2)
-        if running.stopping.is_set():
+        slot = slots_free.take(point.index, running.stopping)
+        if slot is None:
             return "pending"
-        slot = free.get()
         try:
-            if running.stopping.is_set():
-                return "pending"
             echo(f"[{point.name}] started on {slot.label}")
             status = run_point(point, slot, extra_flags, running)
             state = manifest.point_state(point.workdir)
@@ -221,7 +245,7 @@ def run_local(points: Sequence[expand.Point], sweep_dir: Path, config_spec: str,
         finally:
             if point.index in leaders:
                 first[point.data_key].set()
-            free.put(slot)
+            slots_free.give(slot)
             with lock:
                 manifest.write_manifest(sweep_dir, config_spec, points)
 
