@@ -11,8 +11,7 @@ The sweep (4 methods × 3 seeds) and its table:
   python -m ferjax.collect runs/cross_paper
 Arguments: method=sun|jalal|emotional_dan|feratt, data=wild|front|pose|<real builder>,
 classes=7|8, seeds=3 (sweep only), runlocal.
-Budgets (steps of each config's batch), sized so that the 12-point sweep fits well under an
-hour on a shared 2-core CPU: Sun (attention, Eq. 4) 60 of 32; Jalal 80 of 16 at 64×64;
+Budgets (steps of each config's batch), short enough for a 2-core CPU: Sun (attention, Eq. 4) 60 of 32; Jalal 80 of 16 at 64×64;
 EmotionalDAN 30 per phase of 32 (stage 1 landmarks, stage 2 joint); FERAtt+Rep+Cls `small` 60
 of 32 on the stored faces (render=false). Far from converged: a comparison at short budgets,
 not the methods' best (the `steps` of each config file scale them up). Runtime and table:
