@@ -26,6 +26,7 @@ Expected on a 2-core CPU: see docs/performance.md (measured there, not promised 
 """
 
 from ferjax.configs import pieces
+from ferjax.sweep import spec
 
 DEFAULTS = {
     "data": "wild",
@@ -158,3 +159,11 @@ def get_config(arg=None):
         c.data.stats_examples = 64
         c.evals.landmarks.max_examples = c.evals.gradcam.max_examples = 32
     return c
+
+
+def get_sweep(arg=None):
+    """Tables 2 (7 classes) and 3 (3 classes) × 3 seeds; with `cross` each run is also tested on
+    the other datasets, e.g. python -m ferjax.sweep --config=configs/emotional_dan.py:cross
+    then python -m ferjax.collect runs/<sweep> --paper=emotional_dan (Table 5 from the runs'
+    Grad-CAM reports)"""
+    return spec.product(spec.axis(":classes", [7, 3]), spec.seeds(3))

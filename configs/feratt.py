@@ -29,6 +29,7 @@ the README / docs, not promised here.
 
 from ferjax.configs import pieces
 from ferjax.evaluation import robustness
+from ferjax.sweep import spec
 
 DEFAULTS = {
     "variant": "rep_cls",
@@ -146,3 +147,10 @@ def get_config(arg=None):
                         "encoder_blocks": (1, 1, 1, 1)})
         c.evals.robustness.sigmas = (0.05, 0.3)
     return c
+
+
+def get_sweep(arg=None):
+    """The three methods of FERAtt's Tables 1-4 × 3 seeds (with `cv`: each seed runs the
+    leave-10-subjects-out folds), e.g. python -m ferjax.sweep --config=configs/feratt.py:small,cv
+    then python -m ferjax.collect runs/<sweep> --paper=feratt"""
+    return spec.product(spec.axis(":variant", ["baseline", "cls", "rep_cls"]), spec.seeds(3))

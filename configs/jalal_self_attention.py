@@ -24,6 +24,7 @@ give the measured runtime and accuracy; nothing is promised here.
 """
 
 from ferjax.configs import pieces
+from ferjax.sweep import spec
 
 DEFAULTS = {
     "data": "wild",         # FERSynth front | pose | wild, or a real builder (affectnet, ...)
@@ -102,3 +103,10 @@ def get_config(arg=None):
         pieces.apply_runlocal(c, steps=4, checkpoint_every=2)
         c.data.crop_size = (32, 32)
     return c
+
+
+def get_sweep(arg=None):
+    """Table I's network with and without its self-attention block × 3 seeds:
+    python -m ferjax.sweep --config=configs/jalal_self_attention.py --parallel=2
+    python -m ferjax.collect runs/<sweep> --paper=jalal"""
+    return spec.product(spec.axis(":attention", [True, False]), spec.seeds(3))

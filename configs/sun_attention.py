@@ -15,8 +15,17 @@ Expected on a 2-core CPU: see docs/performance.md and the README results table (
 accuracy are measured there, not promised here).
 """
 
-from ferjax.configs import sun
+from ferjax.configs import pieces, sun
+from ferjax.sweep import spec
 
 
 def get_config(arg=None):
     return sun.get_config("sun_attention", arg)
+
+
+def get_sweep(arg=None):
+    """Both weight maps (Eq. 4 free, Eq. 5 symmetric) × 3 seeds (2 with `runlocal`):
+    python -m ferjax.sweep --config=configs/sun_attention.py:data=wild --parallel=2"""
+    runlocal = pieces.parse_arg(arg, sun.DEFAULTS).runlocal
+    return spec.product(spec.axis(":variant", ["free", "symmetric"]),
+                        spec.seeds(2 if runlocal else 3))

@@ -8,7 +8,19 @@ Arguments as configs/sun_attention.py (variant and beta do not apply). The basel
 """
 
 from ferjax.configs import sun
+from ferjax.sweep import spec
 
 
 def get_config(arg=None):
     return sun.get_config("sun_baseline", arg)
+
+
+def get_sweep(arg=None):
+    """Sun et al. Table 5's four CNNs (baseline, GAP, attention Eq. 4 and Eq. 5) × 3 seeds, with
+    this file's arguments for all of them, e.g. the paper protocol on RaFD-FRONT:
+    python -m ferjax.sweep --config=configs/sun_baseline.py:data=rafd,data_config=front,cv,classes=7
+    python -m ferjax.collect runs/<sweep> --paper=sun"""
+    return spec.product(spec.axis("config", ["configs/sun_baseline.py", "configs/sun_gap.py",
+                                             "configs/sun_attention.py:variant=free",
+                                             "configs/sun_attention.py:variant=symmetric"]),
+                        spec.seeds(3))
