@@ -136,7 +136,7 @@ def get_config(arg=None):
     # python -m ferjax.evaluation.compare.
     c.evals.knn = {"type": "knn", "k": 11, "tsne": True, "max_examples": 0}
     if a.variant != "baseline":
-        c.evals.attention = {"type": "attention"}
+        c.evals.attention = {"type": "attention", "max_examples": 2000}
         c.evals.attention_image = {"type": "attention_image", "max_examples": 0}
     c.evals.robustness = {"type": "robustness", "sigmas": robustness.NOISE_SIGMAS,
                           "max_examples": 0}

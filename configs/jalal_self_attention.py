@@ -97,7 +97,7 @@ def get_config(arg=None):
         c.train.checkpoint_every = 2000
         c.eval.batch_size = 500
     if a.attention:  # the block's mean map over queries, and its rows at face landmarks
-        c.evals.attention = {"type": "attention"}
+        c.evals.attention = {"type": "attention", "max_examples": 2000}
         c.evals.self_attention_queries = {"type": "self_attention_queries", "count": 4}
     if a.runlocal:
         pieces.apply_runlocal(c, steps=4, checkpoint_every=2)

@@ -67,7 +67,7 @@ def get_config(model_name: str, arg: str | None):
         c.protocol = "kfold"
     if model_name in ("sun_attention", "sun_gap"):  # Fig. 5: where the weight map looks
         # bottom="product_of_means" draws Fig. 5's third row as the paper does (docs/decisions.md)
-        c.evals.attention = {"type": "attention", "bottom": "product"}
+        c.evals.attention = {"type": "attention", "bottom": "product", "max_examples": 2000}
     if a.runlocal:
         pieces.apply_runlocal(c, steps=6)
     return c

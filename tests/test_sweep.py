@@ -153,13 +153,13 @@ def test_scripts_list_only_unfinished_points(tmp_path):
     todo = tuple(p.index for p, e in zip(points, state["points"]) if e["status"] != "finished")
     assert todo == (0, 2, 3)
     job = scripts.Job(SUN, str(tmp_path), "/src/ferjax", todo,
-                      launch_flags=("--config.figures=false",))
+                      launch_flags=("--config.evals.attention.max_examples=16",))
     sbatch = scripts.slurm(job, nodes=2, gpus_per_node=4, max_parallel=2,
                            options=("--partition=gpu",))
     assert "#SBATCH --array=0,2-3%2\n" in sbatch and "#SBATCH --nodes=2\n" in sbatch
     assert "#SBATCH --gpus-per-node=4\n#SBATCH --partition=gpu\n" in sbatch
     assert (f"srun python -m ferjax.sweep --config={SUN} --workdir={tmp_path} "
-            "--point=$SLURM_ARRAY_TASK_ID --launch_flag=--config.figures=false") in sbatch
+            "--point=$SLURM_ARRAY_TASK_ID --launch_flag=--config.evals.attention.max_examples=16") in sbatch
     tpu = scripts.tpu_vm(job, name="v4-32", zone="us-central2-b")
     assert "for I in 0 2 3; do" in tpu and "--worker=all" in tpu and "--point=$I" in tpu
     k8s = yaml.safe_load(scripts.gke(job, image="img", parallelism=2, tpu_type="tpu-v5",

@@ -34,7 +34,7 @@ def test_parallel_sweep_survives_a_kill_and_collects_four_runs(tmp_path, monkeyp
     monkeypatch.chdir(REPO)
     sweep_dir = tmp_path / "sun"
     command = _sweep_command(sweep_dir, SUN, "--parallel=2",
-                             "--launch_flag=--config.figures=false")
+                             "--launch_flag=--config.evals.attention.max_examples=16")
     points = expand.expand(SUN, sweep_dir)
     assert len(points) == 4  # 2 weight maps x 2 seeds
     proc = subprocess.Popen(command, cwd=REPO, env=_env(), stdout=subprocess.PIPE,
