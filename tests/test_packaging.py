@@ -15,7 +15,8 @@ IMPORTS = textwrap.dedent("""
     import ferjax
     site, repo = sys.argv[1], sys.argv[2]
     assert ferjax.__file__.startswith(site), ferjax.__file__
-    assert not any(p.startswith(repo) for p in sys.path if p), sys.path
+    # The checkout itself must not be on the path (a virtual environment inside it may be).
+    assert repo not in sys.path, sys.path
 
     from ferjax.data import builders
     import ferjax.datasets.jaffe.jaffe_dataset_builder as jaffe
