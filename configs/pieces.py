@@ -57,6 +57,8 @@ def base() -> mlc.ConfigDict:
         "checkpoint_every": 500,
         "keep_checkpoints": 3,
         "trainable": "",            # regex over parameter paths; "" trains everything
+        "steps_per_call": 1,        # steps per jitted call (a lax.scan); divides the *_every
+        "compute_dtype": "float32",  # or "bfloat16": forward/backward in bf16, state in f32
         "optimizer": {"name": "adam", "b1": 0.9, "b2": 0.999, "eps": 1e-8,
                       "grad_clip_norm": 0.0},
         "schedule": {"kind": "constant", "lr": 1e-3},
