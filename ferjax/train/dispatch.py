@@ -51,15 +51,27 @@ def call_sizes(start: int, stop: int, k: int) -> list[int]:
     return [k] * full + [1] * rest
 
 
-def scan_steps(step_fn: Callable) -> Callable:
+def scan_steps(step_fn: Callable, unroll: bool | int = 1) -> Callable:
     """(state, batches, rng) -> (state, metrics) running step_fn once per leading index.
 
     batches: leaves (k, B, ...); the returned metrics' leaves gain a leading (k,) axis.
+    unroll: lax.scan's; True repeats the step k times in the program instead of looping.
     """
     def run(state, batches, rng):
-        return jax.lax.scan(lambda s, batch: step_fn(s, batch, rng), state, batches)
+        return jax.lax.scan(lambda s, batch: step_fn(s, batch, rng), state, batches,
+                            unroll=unroll)
 
     return run
+
+
+def unroll_for(platform: str) -> bool:
+    """Whether a multi-step call unrolls its scan on this platform.
+
+    XLA:CPU runs a convolutional step inside a loop about 10× slower than the same step
+    called alone (Sun attention at 32×32, batch 16: 1.45 s against 0.12 s per step), so on
+    CPU the k steps are unrolled (a k-times longer compilation); GPU and TPU keep the loop.
+    """
+    return platform == "cpu"
 
 
 def stacked_sharding(mesh) -> NamedSharding:
@@ -84,7 +96,8 @@ class StepCaller:
     def __init__(self, step_fn: Callable, out_sharding, k: int):
         self.k = k
         self.single = jax.jit(step_fn, donate_argnums=0, out_shardings=(out_sharding,) * 2)
-        self.multi = (jax.jit(scan_steps(step_fn), donate_argnums=0,
+        unroll = unroll_for(jax.default_backend())
+        self.multi = (jax.jit(scan_steps(step_fn, unroll), donate_argnums=0,
                               out_shardings=(out_sharding,) * 2) if k > 1 else None)
 
     def __call__(self, state, batch, rng, n: int):
