@@ -92,6 +92,22 @@ def _contiguous(example: dict) -> dict:
 PHOTOMETRIC_SPACES = ("pixels", "standardised")
 
 
+@dataclasses.dataclass(frozen=True)
+class Decisions:
+    """One training example's random choices, kept apart from their application so the host
+    and the device-resident input (ferjax.data.device_input) can be fed the same ones.
+
+    top, left: crop offset in pixels of the stored image; flip: mirror left-right;
+    brightness: shift δ (image units of the photometric space); contrast: factor f.
+    """
+
+    top: int
+    left: int
+    flip: bool
+    brightness: float = 0.0
+    contrast: float = 1.0
+
+
 class TrainTransform(grain.transforms.RandomMap):
     """Random crop, horizontal flip, brightness/contrast, normalisation (one example)."""
 
@@ -105,22 +121,47 @@ class TrainTransform(grain.transforms.RandomMap):
         self.brightness, self.contrast = brightness, tuple(contrast)
         self.photometric_space = photometric_space
 
-    def random_map(self, record, rng: np.random.Generator):
-        x = self.spec.prepare(record)
+    @property
+    def uses_brightness(self) -> bool:
+        return bool(self.brightness)
+
+    @property
+    def uses_contrast(self) -> bool:
+        return self.contrast != (1.0, 1.0)
+
+    def decide(self, image_hw: tuple[int, int], rng: np.random.Generator) -> Decisions:
+        """The random choices for one stored image of size image_hw (crop offsets, then the
+        flip, then δ and f: the order the draws have always had, so seeds keep their batches)."""
         h, w = self.spec.crop_size
-        x = augment.random_crop(x, h, w, rng) if self.random_crop else augment.center_crop(x, h, w)
-        if self.flip and rng.random() < 0.5:
+        if self.random_crop:
+            top, left = augment.random_crop_offsets(image_hw, h, w, rng)
+        else:
+            top, left = augment.center_crop_offsets(image_hw, h, w)
+        flip = bool(self.flip and rng.random() < 0.5)
+        delta, factor = augment.draw_brightness_contrast(rng, self.brightness, self.contrast)
+        return Decisions(top, left, flip, delta, factor)
+
+    def apply(self, x: dict, d: Decisions) -> dict:
+        """A prepared example (ExampleSpec.prepare) cropped, flipped, photometrically changed
+        and normalised as `d` says; adds weight 1."""
+        x = augment.crop(x, d.top, d.left, *self.spec.crop_size)
+        if d.flip:
             x = augment.horizontal_flip(x)
-        photometric = self.brightness or self.contrast != (1.0, 1.0)
+        photometric = self.uses_brightness or self.uses_contrast
         if photometric and self.photometric_space == "pixels":
-            x["image"] = augment.adjust_brightness_contrast(x["image"], rng, self.brightness,
-                                                            self.contrast)
+            x["image"] = augment.apply_brightness_contrast(
+                x["image"], d.brightness, d.contrast, self.uses_brightness, self.uses_contrast)
         x["image"] = self.norm.apply(np.ascontiguousarray(x["image"]))
         if photometric and self.photometric_space == "standardised":
-            x["image"] = augment.adjust_brightness_contrast(x["image"], rng, self.brightness,
-                                                            self.contrast, clip=False)
+            x["image"] = augment.apply_brightness_contrast(
+                x["image"], d.brightness, d.contrast, self.uses_brightness, self.uses_contrast,
+                clip=False)
         x["weight"] = np.float32(1.0)
         return _contiguous(x)
+
+    def random_map(self, record, rng: np.random.Generator):
+        x = self.spec.prepare(record)
+        return self.apply(x, self.decide(x["image"].shape[:2], rng))
 
 
 class EvalTransform(grain.transforms.Map):
