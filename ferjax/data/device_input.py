@@ -286,8 +286,8 @@ def place(data: pipeline.Data, augment_cfg: Mapping[str, Any], mesh: jax.shardin
         row_sharding = replicated
     return Resident(rows={k: _put(v, row_sharding) for k, v in rows.items()},
                     order=_put(plan.order.astype(np.int32), replicated),
-                    mean=_put(np.asarray(data.norm.mean, np.float32), replicated),
-                    std=_put(np.asarray(data.norm.std, np.float32), replicated),
+                    mean=_put(data.norm.mean_array, replicated),
+                    std=_put(data.norm.std_array, replicated),
                     config=cfg, batch_sharding=distributed.batch_sharded(mesh))
 
 

@@ -14,6 +14,8 @@ exactly the batches an uninterrupted run would have seen.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 from typing import Any, Iterator, Mapping, Sequence
 
 import grain
@@ -31,12 +33,21 @@ class Normalisation:
     mean: tuple[float, ...]
     std: tuple[float, ...]
 
+    # Converted once: a per-pixel mean is 224·224 nested floats, whose conversion on every
+    # example cost 20 ms, most of the host pipeline's time.
+    @functools.cached_property
+    def mean_array(self) -> np.ndarray:
+        return np.asarray(self.mean, np.float32)
+
+    @functools.cached_property
+    def std_array(self) -> np.ndarray:
+        return np.asarray(self.std, np.float32)
+
     def apply(self, image: np.ndarray) -> np.ndarray:
-        return ((image - np.asarray(self.mean, np.float32)) /
-                np.asarray(self.std, np.float32)).astype(np.float32)
+        return ((image - self.mean_array) / self.std_array).astype(np.float32)
 
     def invert(self, image: np.ndarray) -> np.ndarray:
-        return image * np.asarray(self.std, np.float32) + np.asarray(self.mean, np.float32)
+        return image * self.std_array + self.mean_array
 
 
 def to_channels(image: np.ndarray, channels: int) -> np.ndarray:
@@ -90,6 +101,9 @@ def _contiguous(example: dict) -> dict:
 # Where brightness/contrast act: on [0, 1] pixels before standardising (then clipped), or on
 # the standardised image (EmotionalDAN's code: ±0.3 in z-score units, no clipping).
 PHOTOMETRIC_SPACES = ("pixels", "standardised")
+# In-process reading (workers = 0): threads and buffered batches of grain's reader.
+READ_THREADS = 8
+READ_BUFFER = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -259,17 +273,56 @@ class _ProcessShare(grain.MapDataset):
         return f"ProcessShare(p={self._p}/{self._n}, local_batch={self._b})"
 
 
+# Auto worker count: one process per core but the training process's own, at most this many
+# (each worker is a Python process holding its own copy of the pipeline).
+MAX_AUTO_WORKERS = 32
+
+
+def resolve_workers(workers: int, cpu_count: int | None = None) -> int:
+    """config.data.workers → grain worker processes for the training input.
+
+    workers ≥ 0 is taken as given (0 = read and augment in the training process). -1 (auto):
+    cpu_count − 1 (the training process keeps a core to dispatch steps), at most
+    MAX_AUTO_WORKERS, and 0 on machines of 2 cores or fewer, where a worker would only compete
+    with the step for a core. cpu_count defaults to os.cpu_count().
+    """
+    workers = int(workers)
+    if workers >= 0:
+        return workers
+    if workers != -1:
+        raise ValueError(f"config.data.workers={workers}; expected -1 (auto), 0 (in-process) "
+                         "or a positive number of worker processes")
+    cpus = int(cpu_count or os.cpu_count() or 1)
+    return 0 if cpus <= 2 else min(cpus - 1, MAX_AUTO_WORKERS)
+
+
+def _absl_flags_ready() -> None:
+    # grain's worker processes read absl flags; launch.py parses them, a library caller
+    # (tests, benchmarks, notebooks) may not have: their defaults are then what holds.
+    from absl import flags
+
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
+
+
 def train_dataset(source, transform: TrainTransform, *, seed: int, local_batch_size: int,
-                  process_index: int = 0, process_count: int = 1) -> grain.IterDataset:
+                  process_index: int = 0, process_count: int = 1, workers: int = 0,
+                  prefetch_batches: int = 2) -> grain.IterDataset:
     """Endless, reshuffled-per-epoch, augmented batches for this process (a grain IterDataset).
 
     A source with a true `per_epoch` attribute is read through `epoch_item(index, epoch)`.
 
     Augmentation seeds follow the global stream position, so they too are independent of the
-    number of processes.
+    number of processes. workers > 0 reads and augments whole batches in that many worker
+    processes (grain mp_prefetch: worker k makes batches k, k + workers, ..., taken in turn,
+    so the batches are those of workers=0); prefetch_batches > 0 keeps that many finished
+    batches ready in a background thread. The iterator's state (grain.checkpoint) still
+    restores exactly; a state saved with w workers restores with w workers.
     """
     if len(source) == 0:
         raise ValueError("the training split is empty")
+    if workers < 0:
+        raise ValueError(f"workers={workers} must be >= 0 (see resolve_workers)")
     if getattr(source, "per_epoch", False):
         # Sources that draw a new example per epoch (FERAtt's composites) are read by
         # (index, epoch); the shuffle is the same as for a plain source of that length.
@@ -281,7 +334,24 @@ def train_dataset(source, transform: TrainTransform, *, seed: int, local_batch_s
     ds = ds.random_map(transform)
     if process_count > 1:
         ds = _ProcessShare(ds, local_batch_size, process_index, process_count)
-    return ds.batch(local_batch_size, drop_remainder=True).to_iter_dataset()
+    batches = ds.batch(local_batch_size, drop_remainder=True)
+    if workers == 0:
+        # Threads overlap the source's reads (decompression releases the GIL); the buffer is
+        # in batches, so it is kept small (grain's default of 500 would hold 500 batches).
+        out = batches.to_iter_dataset(grain.ReadOptions(num_threads=READ_THREADS,
+                                                        prefetch_buffer_size=READ_BUFFER))
+    else:
+        _absl_flags_ready()
+        # One reading thread per worker: the work is Python-bound, the processes are the
+        # parallelism.
+        out = batches.to_iter_dataset(grain.ReadOptions(num_threads=1,
+                                                        prefetch_buffer_size=READ_BUFFER))
+        out = out.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers,
+                                                           per_worker_buffer_size=2))
+    if prefetch_batches:
+        out = grain.experimental.ThreadPrefetchIterDataset(
+            out, prefetch_buffer_size=prefetch_batches)
+    return out
 
 
 def eval_batches(source, transform: EvalTransform, *, local_batch_size: int,
