@@ -19,7 +19,9 @@ measurement. `cpu_ms_per_example` is the CPU time one process spends reading, de
 transforming an example (process time, so it does not depend on what else the machine runs);
 `projected_img_s` = (`--cores` − 1) workers × 1000 / cpu_ms_per_example, an estimate that holds
 while each worker stays CPU-bound (decompression and numpy on one example at a time) and the
-transfer of finished batches from the workers (shared memory) is not the limit.
+transfer of finished batches from the workers (shared memory) is not the limit: with workers,
+`main_process_cpu_ms_per_example` is the training process's CPU time per example received
+(all its threads), so 1000 / it bounds what one training process can take in.
 """
 
 from __future__ import annotations
@@ -87,14 +89,15 @@ def host_img_s(data, cfg, workers: int, batch: int, seconds: float) -> float:
                                            local_batch_size=batch, workers=workers))
     for _ in range(max(workers, 1) * 2):
         next(iterator)  # worker start-up and their first batches
-    count, start = 0, time.perf_counter()
+    count, start, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         next(iterator)
         count += 1
     rate = count * batch / (time.perf_counter() - start)
+    main_cpu_ms = (time.process_time() - cpu) / (count * batch) * 1e3
     if hasattr(iterator, "close"):
         iterator.close()
-    return rate
+    return rate, main_cpu_ms
 
 
 def cpu_ms_per_example(data, cfg, count: int = 128) -> float:
@@ -161,9 +164,10 @@ def main() -> None:
         print(json.dumps({"step_img_s": round(step, 2), "step_batch": args.step_batch,
                           "width": args.width, "fc": args.fc}), flush=True)
     for workers in args.workers:
-        rate = host_img_s(data, cfg, workers, args.batch, args.seconds)
+        rate, main_cpu_ms = host_img_s(data, cfg, workers, args.batch, args.seconds)
         line = {"path": "host", "workers": workers, "batch": args.batch,
-                "img_s": round(rate, 1), "cpu_count": os.cpu_count(),
+                "img_s": round(rate, 1), "main_process_cpu_ms_per_example": round(main_cpu_ms, 3),
+                "cpu_count": os.cpu_count(),
                 "load_average_1min": round(os.getloadavg()[0], 1)}
         if step:
             line["ratio_to_step"] = round(rate / step, 2)
