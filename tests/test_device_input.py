@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from ferjax.data import balance, device_input, pipeline, sources
+from ferjax.data import balance, device_input, noise, pipeline, sources
 
 N, H, W, CROP = 12, 20, 18, (16, 14)
 KEYS = ("landmarks", "mask", "face")
@@ -158,6 +158,30 @@ def test_eight_devices_give_the_batches_of_one(jitted, records):
             assert len(got["image"].sharding.device_set) == 8
             for k in want:
                 np.testing.assert_array_equal(np.asarray(got[k]), want[k], err_msg=k)
+
+
+def test_float_images_of_the_noise_protocol_match_the_host(jitted, records):
+    # config.data.noise_sigma > 0 gives float32 images in [0, 1]: stored and converted as such.
+    noisy = noise.NoisySource(sources.ListSource(records[:4]), 0.05, seed=1)
+    clean = _data(records[:4])
+    data = pipeline.Data(noisy, noisy, clean.spec, clean.norm, {})
+    resident = device_input.place(data, AUGMENT, _mesh(jax.devices()[:1]))
+    assert resident.rows["image"].dtype == np.float32
+    elements = np.array([2, 0, 3])
+    decisions = [pipeline.Decisions(1, 2, True, 0.1, 1.1),
+                 pipeline.Decisions(0, 4, False, 0.0, 0.8),
+                 pipeline.Decisions(4, 0, True, -0.2, 1.3)]
+    device = jitted["augment"](resident, resident.order[elements],
+                               device_input.stack_decisions(decisions))
+    _assert_same_batch(_host_batch(data, "pixels", elements, decisions), device)
+
+
+def test_records_of_several_sizes_are_refused_by_name(records):
+    ragged = records[:3] + [{**records[3], "image": records[3]["image"][:-2]}]
+    data = _data(records[:4])
+    data = pipeline.Data(sources.ListSource(ragged), data.eval, data.spec, data.norm, {})
+    with pytest.raises(ValueError, match=r"one size.*'image'.*placement='host'"):
+        device_input.place(data, AUGMENT, _mesh(jax.devices()[:1]))
 
 
 def test_placement_choices_and_errors(records):
