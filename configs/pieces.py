@@ -117,6 +117,13 @@ def fersynth_data(variant: str = "front", **builder_kwargs) -> mlc.ConfigDict:
                     "contrast": (1.0, 1.0), "photometric_space": "pixels"},
         "normalisation": "per_channel",  # or "per_pixel" (a mean and a std image)
         "noise_sigma": 0.0,         # > 0: noisy training and test sets (FERAtt §4.4)
+        # Training input: "auto" keeps the decoded training split on the devices when it fits
+        # device_budget_mb (MB per device) and has fixed rows (not per-epoch composites), else
+        # reads it on the host; "device" | "host" force one (ferjax.data.device_input).
+        "placement": "auto",
+        "device_budget_mb": 2048.0,
+        "workers": -1,              # host-path grain worker processes; -1 = from os.cpu_count(),
+                                    # 0 = in-process (ferjax.data.pipeline.resolve_workers)
     })
 
 
