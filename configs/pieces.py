@@ -57,6 +57,8 @@ def base() -> mlc.ConfigDict:
         "checkpoint_every": 500,
         "keep_checkpoints": 3,
         "trainable": "",            # regex over parameter paths; "" trains everything
+        "steps_per_call": 1,        # steps per jitted call (a lax.scan); divides the *_every
+        "compute_dtype": "float32",  # or "bfloat16": forward/backward in bf16, state in f32
         "optimizer": {"name": "adam", "b1": 0.9, "b2": 0.999, "eps": 1e-8,
                       "grad_clip_norm": 0.0},
         "schedule": {"kind": "constant", "lr": 1e-3},
@@ -115,6 +117,13 @@ def fersynth_data(variant: str = "front", **builder_kwargs) -> mlc.ConfigDict:
                     "contrast": (1.0, 1.0), "photometric_space": "pixels"},
         "normalisation": "per_channel",  # or "per_pixel" (a mean and a std image)
         "noise_sigma": 0.0,         # > 0: noisy training and test sets (FERAtt §4.4)
+        # Training input: "auto" keeps the decoded training split on the devices when it fits
+        # device_budget_mb (MB per device) and has fixed rows (not per-epoch composites), else
+        # reads it on the host; "device" | "host" force one (ferjax.data.device_input).
+        "placement": "auto",
+        "device_budget_mb": 2048.0,
+        "workers": -1,              # host-path grain worker processes; -1 = from os.cpu_count(),
+                                    # 0 = in-process (ferjax.data.pipeline.resolve_workers)
     })
 
 

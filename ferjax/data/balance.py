@@ -196,6 +196,21 @@ class ResampledMapDataset(grain.MapDataset):
     def __str__(self) -> str:
         return f"ResampledMapDataset(len={len(self)}, seed={self._seed})"
 
+    @property
+    def records(self) -> Any:
+        """The random-access source the plan indexes."""
+        return self._records
+
+    @property
+    def plan(self) -> tuple[np.ndarray, np.ndarray]:
+        """(source_index, replica), each (len,): element i is records[source_index[i]],
+        augmented when replica[i] ≥ 1 and the dataset has an augmentation."""
+        return self._source_index, self._replica
+
+    @property
+    def augments_replicas(self) -> bool:
+        return self._augment is not None
+
     def field_values(self, key: str) -> np.ndarray:
         """(len,) int64 scalar field (label, fold, subject_id) of every element, read cheaply
         from the parent when it offers `field_values` (a replica keeps its original's)."""

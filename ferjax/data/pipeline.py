@@ -14,6 +14,8 @@ exactly the batches an uninterrupted run would have seen.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 from typing import Any, Iterator, Mapping, Sequence
 
 import grain
@@ -31,12 +33,21 @@ class Normalisation:
     mean: tuple[float, ...]
     std: tuple[float, ...]
 
+    # Converted once: a per-pixel mean is 224·224 nested floats, whose conversion on every
+    # example cost 20 ms, most of the host pipeline's time.
+    @functools.cached_property
+    def mean_array(self) -> np.ndarray:
+        return np.asarray(self.mean, np.float32)
+
+    @functools.cached_property
+    def std_array(self) -> np.ndarray:
+        return np.asarray(self.std, np.float32)
+
     def apply(self, image: np.ndarray) -> np.ndarray:
-        return ((image - np.asarray(self.mean, np.float32)) /
-                np.asarray(self.std, np.float32)).astype(np.float32)
+        return ((image - self.mean_array) / self.std_array).astype(np.float32)
 
     def invert(self, image: np.ndarray) -> np.ndarray:
-        return image * np.asarray(self.std, np.float32) + np.asarray(self.mean, np.float32)
+        return image * self.std_array + self.mean_array
 
 
 def to_channels(image: np.ndarray, channels: int) -> np.ndarray:
@@ -90,6 +101,25 @@ def _contiguous(example: dict) -> dict:
 # Where brightness/contrast act: on [0, 1] pixels before standardising (then clipped), or on
 # the standardised image (EmotionalDAN's code: ±0.3 in z-score units, no clipping).
 PHOTOMETRIC_SPACES = ("pixels", "standardised")
+# In-process reading (workers = 0): threads and buffered batches of grain's reader.
+READ_THREADS = 8
+READ_BUFFER = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class Decisions:
+    """One training example's random choices, kept apart from their application so the host
+    and the device-resident input (ferjax.data.device_input) can be fed the same ones.
+
+    top, left: crop offset in pixels of the stored image; flip: mirror left-right;
+    brightness: shift δ (image units of the photometric space); contrast: factor f.
+    """
+
+    top: int
+    left: int
+    flip: bool
+    brightness: float = 0.0
+    contrast: float = 1.0
 
 
 class TrainTransform(grain.transforms.RandomMap):
@@ -105,22 +135,47 @@ class TrainTransform(grain.transforms.RandomMap):
         self.brightness, self.contrast = brightness, tuple(contrast)
         self.photometric_space = photometric_space
 
-    def random_map(self, record, rng: np.random.Generator):
-        x = self.spec.prepare(record)
+    @property
+    def uses_brightness(self) -> bool:
+        return bool(self.brightness)
+
+    @property
+    def uses_contrast(self) -> bool:
+        return self.contrast != (1.0, 1.0)
+
+    def decide(self, image_hw: tuple[int, int], rng: np.random.Generator) -> Decisions:
+        """The random choices for one stored image of size image_hw (crop offsets, then the
+        flip, then δ and f: the order the draws have always had, so seeds keep their batches)."""
         h, w = self.spec.crop_size
-        x = augment.random_crop(x, h, w, rng) if self.random_crop else augment.center_crop(x, h, w)
-        if self.flip and rng.random() < 0.5:
+        if self.random_crop:
+            top, left = augment.random_crop_offsets(image_hw, h, w, rng)
+        else:
+            top, left = augment.center_crop_offsets(image_hw, h, w)
+        flip = bool(self.flip and rng.random() < 0.5)
+        delta, factor = augment.draw_brightness_contrast(rng, self.brightness, self.contrast)
+        return Decisions(top, left, flip, delta, factor)
+
+    def apply(self, x: dict, d: Decisions) -> dict:
+        """A prepared example (ExampleSpec.prepare) cropped, flipped, photometrically changed
+        and normalised as `d` says; adds weight 1."""
+        x = augment.crop(x, d.top, d.left, *self.spec.crop_size)
+        if d.flip:
             x = augment.horizontal_flip(x)
-        photometric = self.brightness or self.contrast != (1.0, 1.0)
+        photometric = self.uses_brightness or self.uses_contrast
         if photometric and self.photometric_space == "pixels":
-            x["image"] = augment.adjust_brightness_contrast(x["image"], rng, self.brightness,
-                                                            self.contrast)
+            x["image"] = augment.apply_brightness_contrast(
+                x["image"], d.brightness, d.contrast, self.uses_brightness, self.uses_contrast)
         x["image"] = self.norm.apply(np.ascontiguousarray(x["image"]))
         if photometric and self.photometric_space == "standardised":
-            x["image"] = augment.adjust_brightness_contrast(x["image"], rng, self.brightness,
-                                                            self.contrast, clip=False)
+            x["image"] = augment.apply_brightness_contrast(
+                x["image"], d.brightness, d.contrast, self.uses_brightness, self.uses_contrast,
+                clip=False)
         x["weight"] = np.float32(1.0)
         return _contiguous(x)
+
+    def random_map(self, record, rng: np.random.Generator):
+        x = self.spec.prepare(record)
+        return self.apply(x, self.decide(x["image"].shape[:2], rng))
 
 
 class EvalTransform(grain.transforms.Map):
@@ -218,17 +273,56 @@ class _ProcessShare(grain.MapDataset):
         return f"ProcessShare(p={self._p}/{self._n}, local_batch={self._b})"
 
 
+# Auto worker count: one process per core but the training process's own, at most this many
+# (each worker is a Python process holding its own copy of the pipeline).
+MAX_AUTO_WORKERS = 32
+
+
+def resolve_workers(workers: int, cpu_count: int | None = None) -> int:
+    """config.data.workers → grain worker processes for the training input.
+
+    workers ≥ 0 is taken as given (0 = read and augment in the training process). -1 (auto):
+    cpu_count − 1 (the training process keeps a core to dispatch steps), at most
+    MAX_AUTO_WORKERS, and 0 on machines of 2 cores or fewer, where a worker would only compete
+    with the step for a core. cpu_count defaults to os.cpu_count().
+    """
+    workers = int(workers)
+    if workers >= 0:
+        return workers
+    if workers != -1:
+        raise ValueError(f"config.data.workers={workers}; expected -1 (auto), 0 (in-process) "
+                         "or a positive number of worker processes")
+    cpus = int(cpu_count or os.cpu_count() or 1)
+    return 0 if cpus <= 2 else min(cpus - 1, MAX_AUTO_WORKERS)
+
+
+def _absl_flags_ready() -> None:
+    # grain's worker processes read absl flags; launch.py parses them, a library caller
+    # (tests, benchmarks, notebooks) may not have: their defaults are then what holds.
+    from absl import flags
+
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
+
+
 def train_dataset(source, transform: TrainTransform, *, seed: int, local_batch_size: int,
-                  process_index: int = 0, process_count: int = 1) -> grain.IterDataset:
+                  process_index: int = 0, process_count: int = 1, workers: int = 0,
+                  prefetch_batches: int = 2) -> grain.IterDataset:
     """Endless, reshuffled-per-epoch, augmented batches for this process (a grain IterDataset).
 
     A source with a true `per_epoch` attribute is read through `epoch_item(index, epoch)`.
 
     Augmentation seeds follow the global stream position, so they too are independent of the
-    number of processes.
+    number of processes. workers > 0 reads and augments whole batches in that many worker
+    processes (grain mp_prefetch: worker k makes batches k, k + workers, ..., taken in turn,
+    so the batches are those of workers=0); prefetch_batches > 0 keeps that many finished
+    batches ready in a background thread. The iterator's state (grain.checkpoint) still
+    restores exactly; a state saved with w workers restores with w workers.
     """
     if len(source) == 0:
         raise ValueError("the training split is empty")
+    if workers < 0:
+        raise ValueError(f"workers={workers} must be >= 0 (see resolve_workers)")
     if getattr(source, "per_epoch", False):
         # Sources that draw a new example per epoch (FERAtt's composites) are read by
         # (index, epoch); the shuffle is the same as for a plain source of that length.
@@ -240,7 +334,24 @@ def train_dataset(source, transform: TrainTransform, *, seed: int, local_batch_s
     ds = ds.random_map(transform)
     if process_count > 1:
         ds = _ProcessShare(ds, local_batch_size, process_index, process_count)
-    return ds.batch(local_batch_size, drop_remainder=True).to_iter_dataset()
+    batches = ds.batch(local_batch_size, drop_remainder=True)
+    if workers == 0:
+        # Threads overlap the source's reads (decompression releases the GIL); the buffer is
+        # in batches, so it is kept small (grain's default of 500 would hold 500 batches).
+        out = batches.to_iter_dataset(grain.ReadOptions(num_threads=READ_THREADS,
+                                                        prefetch_buffer_size=READ_BUFFER))
+    else:
+        _absl_flags_ready()
+        # One reading thread per worker: the work is Python-bound, the processes are the
+        # parallelism.
+        out = batches.to_iter_dataset(grain.ReadOptions(num_threads=1,
+                                                        prefetch_buffer_size=READ_BUFFER))
+        out = out.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers,
+                                                           per_worker_buffer_size=2))
+    if prefetch_batches:
+        out = grain.experimental.ThreadPrefetchIterDataset(
+            out, prefetch_buffer_size=prefetch_batches)
+    return out
 
 
 def eval_batches(source, transform: EvalTransform, *, local_batch_size: int,

@@ -27,7 +27,8 @@ from ferjax.data import pipeline
 from ferjax.evaluation import metrics as metrics_lib
 from ferjax.files import write_json
 from ferjax.models import build_model, load_pretrained
-from ferjax.train import checkpoint, distributed, optim, state as state_lib, steps, writers
+from ferjax.train import (checkpoint, dispatch, distributed, optim, precision, state as state_lib,
+                          steps, writers)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -115,19 +116,31 @@ def evaluate(state, data: pipeline.Data, eval_fn, mesh, batch_size: int) -> dict
 
 
 class _Progress:
-    """Formats the progress line: step, loss, accuracy, images/s, ETA."""
+    """Training speed since the last mark, and the progress line: step, loss, accuracy, img/s, ETA.
+
+    The loop marks after each log line, evaluation and checkpoint, so the speed covers
+    training alone (data, steps, logging); the first interval includes compilation.
+    """
 
     def __init__(self, num_steps: int, batch_size: int, start_step: int):
         self.num_steps, self.batch_size = num_steps, batch_size
-        self.t0, self.step0 = time.perf_counter(), start_step
+        self.mark(start_step)
+        self.rate = 0.0
+
+    def mark(self, step: int) -> None:
+        self.t0, self.step0 = time.perf_counter(), step
+
+    def images_per_s(self, step: int) -> float:
+        """Images per second from the last mark to `step` (whose metrics were just fetched)."""
+        elapsed = time.perf_counter() - self.t0
+        self.rate = (step - self.step0) / elapsed if elapsed > 0 else 0.0
+        return self.rate * self.batch_size
 
     def line(self, step: int, scalars: dict) -> str:
-        elapsed = time.perf_counter() - self.t0
-        rate = (step - self.step0) / elapsed if elapsed > 0 else 0.0
-        eta = (self.num_steps - step) / rate if rate > 0 else float("nan")
+        eta = (self.num_steps - step) / self.rate if self.rate > 0 else float("nan")
         acc = f" | acc {scalars['accuracy']:.3f}" if "accuracy" in scalars else ""
         return (f"step {step}/{self.num_steps} | loss {scalars['loss']:.4f}{acc} | "
-                f"{rate * self.batch_size:.1f} img/s | ETA {_duration(eta)}")
+                f"{self.rate * self.batch_size:.1f} img/s | ETA {_duration(eta)}")
 
 
 def _duration(seconds: float) -> str:
@@ -195,6 +208,8 @@ def train(config, workdir: str | Path) -> TrainedModel:
         logging.info("parameters:\n%s", state_lib.parameter_overview(state.params))
         print(state_lib.parameter_overview(state.params), flush=True)
 
+    k = dispatch.steps_per_call(train_cfg)
+    dtype = precision.compute_dtype(train_cfg)
     local_batch = distributed.local_batch_size(train_cfg.batch_size)
     distributed.local_batch_size(config.eval.batch_size, "config.eval.batch_size")  # fail early
     train_iter = iter(pipeline.train_dataset(
@@ -220,43 +235,55 @@ def train(config, workdir: str | Path) -> TrainedModel:
         if start_step:
             print(f"resumed from checkpoint at step {start_step}", flush=True)
 
-    loss_terms = {k: dict(v) for k, v in config.losses.items()}
-    train_fn = jax.jit(functools.partial(steps.train_step, loss_terms=loss_terms),
-                       donate_argnums=0, out_shardings=(repl, repl))
-    eval_fn = jax.jit(functools.partial(steps.eval_step, loss_terms=loss_terms),
-                      out_shardings=repl)
+    loss_terms = {name: dict(v) for name, v in config.losses.items()}
+    caller = dispatch.StepCaller(functools.partial(steps.train_step, loss_terms=loss_terms,
+                                                   compute_dtype=dtype), repl, k)
+    eval_fn = jax.jit(functools.partial(steps.eval_step, loss_terms=loss_terms,
+                                        compute_dtype=dtype), out_shardings=repl)
 
     progress = _Progress(num_steps, train_cfg.batch_size, start_step)
-    pending: list[tuple[int, dict]] = []
+    buffer = dispatch.MetricBuffer()
     preempted = False
 
     def flush_pending(step: int) -> None:
-        """Checks finiteness of buffered steps and logs their mean; raises on NaN/Inf."""
-        if not pending:
+        """Fetches the buffered steps' metrics, logs their mean; raises on NaN/Inf."""
+        if not buffer:
             return
-        fetched = jax.device_get([m for _, m in pending])
-        for (s, _), m in zip(pending, fetched):
+        rows = buffer.fetch()
+        for s, m in rows:
             if m["finite"] < 1.0:
                 raise NonFiniteLossError(
                     f"non-finite loss or gradients at step {s + 1} (loss={m['loss']}); training "
                     f"stopped. {_last_good(manager, workdir)}; lower "
                     "config.train.optimizer/schedule learning rate or check the data.")
-        means = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0] if k != "finite"}
+        means = {k: float(np.mean([m[k] for _, m in rows])) for k in rows[0][1] if k != "finite"}
         means["learning_rate"] = float(schedule(step))
+        means["images_per_s"] = progress.images_per_s(step)
         writer.write(step, "train", means)
         if is_main:
             print(progress.line(step, means), flush=True)
-        pending.clear()
+        progress.mark(step)
 
+    def stop_requested(done: int) -> bool:
+        return manager.reached_preemption(done) if jax.process_count() > 1 else term.received
+
+    def next_batch(n: int) -> dict:
+        if n == 1:
+            return distributed.global_batch(mesh, next(train_iter))
+        return dispatch.stacked_global_batch(mesh, [next(train_iter) for _ in range(n)])
+
+    intervals = (train_cfg.log_every, train_cfg.eval_every, train_cfg.checkpoint_every)
+    done = start_step
     # A failure (NaN, interrupt) must not lose a checkpoint whose asynchronous save is still
     # in flight: always wait for it before leaving.
     try:
         with _TermSignal(active=jax.process_count() == 1) as term:
-            for step in range(start_step, num_steps):
-                batch = distributed.global_batch(mesh, next(train_iter))
-                state, step_metrics = train_fn(state, batch, step_rng)
-                pending.append((step, step_metrics))
-                done = step + 1
+            while done < num_steps:
+                # Steps up to the next log/eval/checkpoint point: nothing here waits for the
+                # device, so the host prepares the next batches while it computes.
+                stop = dispatch.next_stop(done, num_steps, intervals)
+                state, done, preempted = _run_segment(state, done, stop, k, caller, next_batch,
+                                                      step_rng, buffer, stop_requested)
                 last = done == num_steps
                 if done % train_cfg.log_every == 0 or last:
                     flush_pending(done)
@@ -267,11 +294,11 @@ def train(config, workdir: str | Path) -> TrainedModel:
                     if is_main:
                         print(f"eval at step {done}: accuracy {result['accuracy']:.4f}",
                               flush=True)
-                preempted = (manager.reached_preemption(done) if jax.process_count() > 1
-                             else term.received)
+                    progress.mark(done)
                 if preempted or manager.should_save(done) or last:
                     flush_pending(done)  # never save a state that followed a NaN step
                     checkpoint.save(manager, done, state, train_iter, force=True)
+                    progress.mark(done)
                 if preempted:
                     break
     finally:
@@ -292,6 +319,23 @@ def train(config, workdir: str | Path) -> TrainedModel:
         print(f"final evaluation at step {num_steps}: accuracy {result['accuracy']:.4f} "
               f"on {result['num_examples']} examples", flush=True)
     return TrainedModel(workdir, config, data, result)
+
+
+def _run_segment(state, start: int, stop: int, k: int, caller, next_batch, rng, buffer,
+                 stop_requested) -> tuple[Any, int, bool]:
+    """Runs steps start..stop-1, k per call; buffers their metrics on the device.
+
+    Stops early after a call at whose end a preemption was requested.
+    Returns (state, steps done, preempted).
+    """
+    done = start
+    for n in dispatch.call_sizes(start, stop, k):
+        state, metrics = caller(state, next_batch(n), rng, n)
+        buffer.add(done, n, metrics)
+        done += n
+        if stop_requested(done):
+            return state, done, True
+    return state, done, False
 
 
 def _last_good(manager, workdir: Path) -> str:

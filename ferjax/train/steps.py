@@ -8,10 +8,24 @@ import jax
 import jax.numpy as jnp
 
 from ferjax import losses as loss_lib
+from ferjax.train.precision import cast_floats
 
 
 def _variables(state, params):
     return {"params": params, "batch_stats": state.batch_stats}
+
+
+def _forward(state, params, image, compute_dtype, **kwargs):
+    """apply_fn with params and image in compute_dtype; floating outputs back in float32.
+
+    BatchNorm statistics are passed as stored (float32) and so are their updates.
+    """
+    result = state.apply_fn(_variables(state, cast_floats(params, compute_dtype)),
+                            image.astype(compute_dtype), **kwargs)
+    if kwargs.get("mutable"):
+        outputs, updates = result
+        return cast_floats(outputs, jnp.float32), updates
+    return cast_floats(result, jnp.float32)
 
 
 def weighted_accuracy(logits: jnp.ndarray, batch: Mapping[str, Any]) -> jnp.ndarray:
@@ -24,8 +38,12 @@ def _all_finite(tree) -> jnp.ndarray:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
 
 
-def train_step(state, batch: dict, rng: jax.Array, *, loss_terms: Mapping[str, Mapping]):
+def train_step(state, batch: dict, rng: jax.Array, *, loss_terms: Mapping[str, Mapping],
+               compute_dtype=jnp.float32):
     """One optimiser step on a global batch.
+
+    The forward and backward passes run in compute_dtype (ferjax.train.precision); the state
+    and the losses stay float32.
 
     A step whose loss or gradients are not finite leaves the state untouched and reports
     metrics["finite"] = 0, so the state is always the last good one when the loop stops.
@@ -37,8 +55,8 @@ def train_step(state, batch: dict, rng: jax.Array, *, loss_terms: Mapping[str, M
     dropout_rng, loss_rng = jax.random.split(step_rng)
 
     def loss_fn(params):
-        outputs, updates = state.apply_fn(_variables(state, params), batch["image"], train=True,
-                                          rngs={"dropout": dropout_rng}, mutable=["batch_stats"])
+        outputs, updates = _forward(state, params, batch["image"], compute_dtype, train=True,
+                                    rngs={"dropout": dropout_rng}, mutable=["batch_stats"])
         total, parts = loss_lib.total_loss(outputs, {**batch, "rng": loss_rng, "step": state.step},
                                            loss_terms)
         return total, (outputs, updates, parts)
@@ -57,13 +75,14 @@ def train_step(state, batch: dict, rng: jax.Array, *, loss_terms: Mapping[str, M
     return new_state, metrics
 
 
-def eval_step(state, batch: dict, *, loss_terms: Mapping[str, Mapping]):
-    """Forward pass in inference mode on a global batch.
+def eval_step(state, batch: dict, *, loss_terms: Mapping[str, Mapping],
+              compute_dtype=jnp.float32):
+    """Forward pass in inference mode (in compute_dtype) on a global batch.
 
     Returns per-example arrays (predictions, labels, weights) and the batch's summed loss terms
     so the loop can aggregate exact metrics over an evaluation set.
     """
-    outputs = state.apply_fn(_variables(state, state.params), batch["image"], train=False)
+    outputs = _forward(state, state.params, batch["image"], compute_dtype, train=False)
     weights = batch["weight"]
     result = {"weight": weights}
     if "logits" in outputs:
