@@ -72,35 +72,48 @@ def _final_params(workdir):
     return jax.tree.leaves(checkpoint.restore_variables(workdir)["params"])
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """The toy run with 1 step per call, and with 2 steps per call under the watch."""
-    one = tmp_path_factory.mktemp("k1")
-    loop.train(toy_config(steps=6), one)
-    two = tmp_path_factory.mktemp("k2")
-    config = toy_config(steps=6)
-    config.train.steps_per_call = 2
+def _config(placement, steps=6, k=1):
+    config = toy_config(steps=steps)
+    config.data.placement = placement
+    config.train.steps_per_call = k
+    return config
+
+
+def _watched_train(config, workdir):
     watch = _Watch(loop._run_segment)
     listener = watch.on_event
     jax.monitoring.register_event_duration_secs_listener(listener)
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(loop, "_run_segment", watch)
-            loop.train(config, two)
+            loop.train(config, workdir)
     finally:
         jax.monitoring.unregister_event_duration_listener(listener)
-    return one, two, watch
+    return watch
 
 
-def test_steps_between_log_points_make_no_implicit_transfer_and_compile_nothing(runs):
-    _, _, watch = runs
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Toy runs: host input 1 and 2 steps per call, device-resident input 2 steps per call;
+    the 2-step runs under the watch."""
+    dirs = {name: tmp_path_factory.mktemp(name) for name in ("host1", "host2", "device2")}
+    loop.train(_config("host"), dirs["host1"])
+    watches = {"host2": _watched_train(_config("host", k=2), dirs["host2"]),
+               "device2": _watched_train(_config("device", k=2), dirs["device2"])}
+    return dirs, watches
+
+
+@pytest.mark.parametrize("run", ["host2", "device2"])
+def test_steps_between_log_points_make_no_implicit_transfer_and_compile_nothing(runs, run):
+    _, watches = runs
     # Segments [0, 2), [2, 4), [4, 6): the last two ran under the guard, compiling nothing.
-    assert watch.calls == 3
-    assert watch.compiles == []
+    assert watches[run].calls == 3
+    assert watches[run].compiles == []
 
 
 def test_two_steps_per_call_give_the_params_and_metrics_of_one(runs):
-    one, two, _ = runs
+    dirs, _ = runs
+    one, two = dirs["host1"], dirs["host2"]
     for a, b in zip(_final_params(one), _final_params(two), strict=True):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-6)
     lines = {w: [l for l in writers.read_metrics(w) if l["split"] == "train"] for w in (one, two)}
@@ -110,6 +123,19 @@ def test_two_steps_per_call_give_the_params_and_metrics_of_one(runs):
         assert lb["images_per_s"] > 0
 
 
+def test_device_input_resumed_mid_epoch_reproduces_the_run_bit_for_bit(runs, tmp_path):
+    dirs, _ = runs
+    # 64 training examples in batches of 16: an epoch is 4 steps; stop at 2, finish at 6.
+    loop.train(_config("device", steps=2, k=2), tmp_path)
+    assert checkpoint.make_manager(tmp_path, 2).all_steps() == [2]
+    loop.train(_config("device", steps=6, k=2), tmp_path)
+    for a, b in zip(_final_params(dirs["device2"]), _final_params(tmp_path), strict=True):
+        np.testing.assert_array_equal(np.asarray(b), np.asarray(a))
+    # The device path really trained: its loss fell like the host path's.
+    device = [l["loss"] for l in writers.read_metrics(dirs["device2"]) if l["split"] == "train"]
+    assert device[-1] < device[0]
+
+
 def test_nan_inside_a_multi_step_call_names_its_exact_step(tmp_path, monkeypatch):
     def poisoned(outputs, batch):
         ce = loss_lib.get("emotion_ce")(outputs, batch)
@@ -117,8 +143,7 @@ def test_nan_inside_a_multi_step_call_names_its_exact_step(tmp_path, monkeypatch
 
     monkeypatch.setitem(loss_lib._REGISTRY, "poisoned", "test_dispatch:poisoned_loss")
     globals()["poisoned_loss"] = poisoned
-    config = toy_config(steps=8)
-    config.train.steps_per_call = 2
+    config = _config("host", steps=8, k=2)
     config.losses = {"poisoned": {"weight": 1.0}}
     # Step index 5 is the second of the call covering steps 5 and 6 (1-based).
     with pytest.raises(loop.NonFiniteLossError, match="step 6") as err:

@@ -28,8 +28,10 @@ def estimate_similarity_transform(src: jnp.ndarray, dst: jnp.ndarray):
       src: (B, N, 2) points, e.g. the current shape estimates.
       dst: (N, 2) or (B, N, 2) points, e.g. the mean shape.
     Returns:
-      A (B, 2, 2) and t (B, 2), such that src·A + t ≈ dst.
+      A (B, 2, 2) and t (B, 2), such that src·A + t ≈ dst; float32 whatever the inputs'
+      dtype (geometry in pixels needs more than bfloat16's 8-bit mantissa).
     """
+    src, dst = _geometry(src), _geometry(dst)
     dst = jnp.broadcast_to(dst, src.shape)
     src_mean = jnp.mean(src, axis=1, keepdims=True)
     dst_mean = jnp.mean(dst, axis=1, keepdims=True)
@@ -48,8 +50,15 @@ def apply_transform(points: jnp.ndarray, A: jnp.ndarray, t: jnp.ndarray) -> jnp.
     return jnp.einsum("bni,bij->bnj", points, A) + t[:, None, :]
 
 
+def _geometry(x: jnp.ndarray) -> jnp.ndarray:
+    # Coordinates and transforms stay float32 under bfloat16 compute: a 224-pixel coordinate
+    # in bfloat16 is off by up to half a pixel, and XLA's 2×2 inverse is float32-only.
+    return jnp.asarray(x, jnp.promote_types(x.dtype, jnp.float32))
+
+
 def invert_transform(A: jnp.ndarray, t: jnp.ndarray):
     """Inverse of x' = x·A + t: returns (A⁻¹, −t·A⁻¹), shapes (B, 2, 2) and (B, 2)."""
+    A, t = _geometry(A), _geometry(t)
     A_inv = jnp.linalg.inv(A)
     return A_inv, -jnp.einsum("bi,bij->bj", t, A_inv)
 
@@ -75,13 +84,13 @@ def warp_image(images: jnp.ndarray, A: jnp.ndarray, t: jnp.ndarray,
       (B, H', W', C) bilinear samples of the zero-padded input.
     """
     out_h, out_w = output_shape or images.shape[1:3]
-    ys, xs = jnp.meshgrid(jnp.arange(out_h, dtype=images.dtype),
-                          jnp.arange(out_w, dtype=images.dtype), indexing="ij")
+    ys, xs = jnp.meshgrid(jnp.arange(out_h, dtype=jnp.float32),
+                          jnp.arange(out_w, dtype=jnp.float32), indexing="ij")
     grid = jnp.stack([xs, ys], axis=-1).reshape(1, -1, 2)
     A_inv, t_inv = invert_transform(A, t)
     source = apply_transform(jnp.broadcast_to(grid, (images.shape[0],) + grid.shape[1:]),
                              A_inv, t_inv).reshape(images.shape[0], out_h, out_w, 2)
-    return jax.vmap(_bilinear_sample)(images, source[..., 0], source[..., 1])
+    return jax.vmap(_bilinear_sample)(images, source[..., 0], source[..., 1]).astype(images.dtype)
 
 
 HEATMAP_ANCHORS = ("code", "round")
@@ -119,6 +128,7 @@ def landmark_heatmap(landmarks: jnp.ndarray, image_shape: tuple[int, int],
     offsets = jnp.arange(-half, patch_size - half)
     off_x, off_y = jnp.meshgrid(offsets, offsets, indexing="xy")
     offsets = jnp.stack([off_x.ravel(), off_y.ravel()], -1)  # (P, 2)
+    out_dtype, landmarks = landmarks.dtype, _geometry(landmarks)
     upper = jnp.asarray([width - 1 - half, height - 1 - half], landmarks.dtype)
 
     def one(points):
@@ -138,7 +148,7 @@ def landmark_heatmap(landmarks: jnp.ndarray, image_shape: tuple[int, int],
         heat = jnp.zeros((height, width), points.dtype)
         return heat.at[rows.ravel(), cols.ravel()].max(values.ravel(), mode="drop")
 
-    return jax.vmap(one)(landmarks)[..., None]
+    return jax.vmap(one)(landmarks)[..., None].astype(out_dtype)
 
 
 def upscale_feature_image(features: jnp.ndarray, output_shape: tuple[int, int],

@@ -36,10 +36,14 @@ def make_manager(workdir: str | Path, every: int, max_to_keep: int = 3) -> ocp.C
 
 
 def save(manager: ocp.CheckpointManager, step: int, state, iterator, *, force: bool = False) -> bool:
-    """Saves (state, iterator) at `step` if the policy says so (always when `force`)."""
-    return manager.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state), data=grain.checkpoint.CheckpointSave(iterator)),
-        force=force)
+    """Saves (state, iterator) at `step` if the policy says so (always when `force`).
+
+    iterator None (device-resident input, whose batches follow from the step): state alone.
+    """
+    items = {"state": ocp.args.StandardSave(state)}
+    if iterator is not None:
+        items["data"] = grain.checkpoint.CheckpointSave(iterator)
+    return manager.save(step, args=ocp.args.Composite(**items), force=force)
 
 
 def abstract_state(state):
@@ -79,9 +83,10 @@ def restore_latest(manager: ocp.CheckpointManager, state, iterator, *,
 
 def _try_restore(manager, step: int, target, iterator):
     try:
-        return manager.restore(step, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(target),
-            data=grain.checkpoint.CheckpointRestore(iterator))), None
+        items = {"state": ocp.args.StandardRestore(target)}
+        if iterator is not None:
+            items["data"] = grain.checkpoint.CheckpointRestore(iterator)
+        return manager.restore(step, args=ocp.args.Composite(**items)), None
     except Exception as e:  # tensorstore raises bare Exception for unreadable array files
         return None, f"{type(e).__name__}: {_first_line(e)}"
 

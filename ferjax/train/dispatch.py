@@ -51,17 +51,38 @@ def call_sizes(start: int, stop: int, k: int) -> list[int]:
     return [k] * full + [1] * rest
 
 
-def scan_steps(step_fn: Callable, unroll: bool | int = 1) -> Callable:
-    """(state, batches, rng) -> (state, metrics) running step_fn once per leading index.
+def scan_steps(step_fn: Callable, k: int, stacked: bool = True,
+               unroll: bool | int = 1) -> Callable:
+    """(state, feed, rng) -> (state, metrics) running step_fn k times.
 
-    batches: leaves (k, B, ...); the returned metrics' leaves gain a leading (k,) axis.
+    stacked: feed's leaves are (k, B, ...) and step i gets feed[i]; otherwise every step gets
+    the whole feed (device-resident input, from which a step draws its own batch).
+    The returned metrics' leaves gain a leading (k,) axis.
     unroll: lax.scan's; True repeats the step k times in the program instead of looping.
     """
-    def run(state, batches, rng):
-        return jax.lax.scan(lambda s, batch: step_fn(s, batch, rng), state, batches,
+    def run(state, feed, rng):
+        if stacked:
+            return jax.lax.scan(lambda s, batch: step_fn(s, batch, rng), state, feed,
+                                unroll=unroll)
+        return jax.lax.scan(lambda s, _: step_fn(s, feed, rng), state, None, length=k,
                             unroll=unroll)
 
     return run
+
+
+def device_input_step(step_fn: Callable, data_key: jax.Array, batch_size: int) -> Callable:
+    """(state, resident, rng) step that draws its global batch on the device.
+
+    The batch of a step is ferjax.data.device_input.train_batch at the state's step number,
+    so a run resumed from a checkpoint continues with exactly the batches it would have had.
+    """
+    from ferjax.data import device_input
+
+    def step(state, resident, rng):
+        batch = device_input.train_batch(resident, data_key, state.step, batch_size=batch_size)
+        return step_fn(state, batch, rng)
+
+    return step
 
 
 def unroll_for(platform: str) -> bool:
@@ -90,23 +111,26 @@ def stacked_global_batch(mesh, locals_: Sequence[dict[str, np.ndarray]]) -> dict
 class StepCaller:
     """Runs n ∈ {1, k} training steps per call, each call jitted (and compiled) once.
 
-    step_fn: (state, batch, rng) -> (state, metrics of scalars). The state is donated.
+    step_fn: (state, feed, rng) -> (state, metrics of scalars). The state is donated.
+    stacked: whether a k-step call's feed is k stacked batches (host input) or one feed for
+    all steps (device-resident input).
     """
 
-    def __init__(self, step_fn: Callable, out_sharding, k: int):
+    def __init__(self, step_fn: Callable, out_sharding, k: int, stacked: bool = True):
         self.k = k
         self.single = jax.jit(step_fn, donate_argnums=0, out_shardings=(out_sharding,) * 2)
         unroll = unroll_for(jax.default_backend())
-        self.multi = (jax.jit(scan_steps(step_fn, unroll), donate_argnums=0,
+        self.multi = (jax.jit(scan_steps(step_fn, k, stacked, unroll), donate_argnums=0,
                               out_shardings=(out_sharding,) * 2) if k > 1 else None)
 
-    def __call__(self, state, batch, rng, n: int):
-        """n == 1: batch of (B, ...) leaves; n == k: stacked (k, B, ...) leaves."""
+    def __call__(self, state, feed, rng, n: int):
+        """n == 1: a batch of (B, ...) leaves; n == k: stacked (k, B, ...) leaves (or, either
+        way, the device-resident input)."""
         if n == 1:
-            return self.single(state, batch, rng)
+            return self.single(state, feed, rng)
         if n != self.k:
             raise ValueError(f"a call runs 1 or {self.k} steps, not {n}")
-        return self.multi(state, batch, rng)
+        return self.multi(state, feed, rng)
 
 
 class MetricBuffer:

@@ -27,8 +27,8 @@ from ferjax.data import pipeline
 from ferjax.evaluation import metrics as metrics_lib
 from ferjax.files import write_json
 from ferjax.models import build_model, load_pretrained
-from ferjax.train import (checkpoint, dispatch, distributed, optim, precision, state as state_lib,
-                          steps, writers)
+from ferjax.train import (checkpoint, dispatch, distributed, feed, optim, precision,
+                          state as state_lib, steps, writers)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -212,10 +212,8 @@ def train(config, workdir: str | Path) -> TrainedModel:
     dtype = precision.compute_dtype(train_cfg)
     local_batch = distributed.local_batch_size(train_cfg.batch_size)
     distributed.local_batch_size(config.eval.batch_size, "config.eval.batch_size")  # fail early
-    train_iter = iter(pipeline.train_dataset(
-        data.train, pipeline.TrainTransform(data.spec, data.norm, **dict(config.data.augment)),
-        seed=config.seed, local_batch_size=local_batch, process_index=jax.process_index(),
-        process_count=jax.process_count()))
+    train_input = feed.make_train_input(config, data, mesh, local_batch)
+    train_iter = train_input.iterator  # None on the device path: the step number suffices
     manager = checkpoint.make_manager(workdir, train_cfg.checkpoint_every,
                                       train_cfg.get("keep_checkpoints", 3))
     repl = distributed.replicated(mesh)
@@ -236,8 +234,10 @@ def train(config, workdir: str | Path) -> TrainedModel:
             print(f"resumed from checkpoint at step {start_step}", flush=True)
 
     loss_terms = {name: dict(v) for name, v in config.losses.items()}
-    caller = dispatch.StepCaller(functools.partial(steps.train_step, loss_terms=loss_terms,
-                                                   compute_dtype=dtype), repl, k)
+    train_step = functools.partial(steps.train_step, loss_terms=loss_terms, compute_dtype=dtype)
+    caller = dispatch.StepCaller(
+        train_input.step_fn(train_step, config.seed, train_cfg.batch_size), repl, k,
+        stacked=not train_input.on_device)
     eval_fn = jax.jit(functools.partial(steps.eval_step, loss_terms=loss_terms,
                                         compute_dtype=dtype), out_shardings=repl)
 
@@ -267,11 +267,6 @@ def train(config, workdir: str | Path) -> TrainedModel:
     def stop_requested(done: int) -> bool:
         return manager.reached_preemption(done) if jax.process_count() > 1 else term.received
 
-    def next_batch(n: int) -> dict:
-        if n == 1:
-            return distributed.global_batch(mesh, next(train_iter))
-        return dispatch.stacked_global_batch(mesh, [next(train_iter) for _ in range(n)])
-
     intervals = (train_cfg.log_every, train_cfg.eval_every, train_cfg.checkpoint_every)
     done = start_step
     # A failure (NaN, interrupt) must not lose a checkpoint whose asynchronous save is still
@@ -282,8 +277,9 @@ def train(config, workdir: str | Path) -> TrainedModel:
                 # Steps up to the next log/eval/checkpoint point: nothing here waits for the
                 # device, so the host prepares the next batches while it computes.
                 stop = dispatch.next_stop(done, num_steps, intervals)
-                state, done, preempted = _run_segment(state, done, stop, k, caller, next_batch,
-                                                      step_rng, buffer, stop_requested)
+                state, done, preempted = _run_segment(state, done, stop, k, caller,
+                                                      train_input.next, step_rng, buffer,
+                                                      stop_requested)
                 last = done == num_steps
                 if done % train_cfg.log_every == 0 or last:
                     flush_pending(done)
@@ -303,6 +299,7 @@ def train(config, workdir: str | Path) -> TrainedModel:
                     break
     finally:
         manager.wait_until_finished()
+        train_input.close()
 
     if preempted:
         if is_main:
@@ -321,16 +318,18 @@ def train(config, workdir: str | Path) -> TrainedModel:
     return TrainedModel(workdir, config, data, result)
 
 
-def _run_segment(state, start: int, stop: int, k: int, caller, next_batch, rng, buffer,
+def _run_segment(state, start: int, stop: int, k: int, caller, next_feed, rng, buffer,
                  stop_requested) -> tuple[Any, int, bool]:
     """Runs steps start..stop-1, k per call; buffers their metrics on the device.
+
+    next_feed(n): the input of a call of n steps (TrainInput.next).
 
     Stops early after a call at whose end a preemption was requested.
     Returns (state, steps done, preempted).
     """
     done = start
     for n in dispatch.call_sizes(start, stop, k):
-        state, metrics = caller(state, next_batch(n), rng, n)
+        state, metrics = caller(state, next_feed(n), rng, n)
         buffer.add(done, n, metrics)
         done += n
         if stop_requested(done):
