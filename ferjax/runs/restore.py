@@ -85,10 +85,8 @@ def restore_model(workdir: str | Path, config=None, data: pipeline.Data | None =
     if data is None:
         data = pipeline.build_data(config.data, seed=config.seed)
     model = build_model(config.model, data.info)
-    if checkpoint_kind not in ("selected", *checkpoint.CHECKPOINTS):
-        raise ValueError(f"checkpoint_kind={checkpoint_kind!r}; expected 'selected', "
-                         f"{' or '.join(map(repr, checkpoint.CHECKPOINTS))}")
-    if checkpoint_kind == "selected":
-        checkpoint_kind = "best" if (workdir / checkpoint.BEST_DIR).is_dir() else "last"
+    if checkpoint_kind not in checkpoint.CHECKPOINTS:
+        raise ValueError(f"checkpoint_kind={checkpoint_kind!r}; expected one of "
+                         f"{checkpoint.CHECKPOINTS}")
     variables = jax.tree.map(jnp.asarray, checkpoint.restore_variables(workdir, checkpoint_kind))
     return RestoredModel(workdir, config, data, model, variables)

@@ -152,12 +152,21 @@ def _free_name(path: Path) -> Path:
     return candidate
 
 
-CHECKPOINTS = ("last", "best")
+# "selected": the model a run reports (results.json's top level): its best checkpoint when it
+# selected on a validation split, else its last. "best" exists only for a selecting run.
+CHECKPOINTS = ("selected", "last", "best")
 
 
-def restore_variables(workdir: str | Path, which: str = "last") -> dict:
-    """{"params", "batch_stats"} of a run's newest checkpoint ("last") or of the best one by
-    its selection metric ("best", workdir/checkpoints_best).
+def has_best(workdir: str | Path) -> bool:
+    """Whether the run in workdir saved a best checkpoint (it selected on a validation split)."""
+    directory = Path(workdir).resolve() / BEST_DIR
+    return directory.is_dir() and ocp.CheckpointManager(directory).latest_step() is not None
+
+
+def restore_variables(workdir: str | Path, which: str = "selected") -> dict:
+    """{"params", "batch_stats"} of one of a run's checkpoints (CHECKPOINTS): "selected"
+    (default; what config.train.init_from starts from), "last" (the newest) or "best" (by
+    the run's selection metric, workdir/checkpoints_best).
 
     Only the model's variables: the optimiser state, step and input iterator of that run are not
     read, so a run with another optimiser (a later stage of stage-wise training) can start from
@@ -165,6 +174,8 @@ def restore_variables(workdir: str | Path, which: str = "last") -> dict:
     """
     if which not in CHECKPOINTS:
         raise ValueError(f"checkpoint {which!r}: expected one of {CHECKPOINTS}")
+    if which == "selected":
+        which = "best" if has_best(workdir) else "last"
     directory = Path(workdir).resolve() / ("checkpoints" if which == "last" else BEST_DIR)
     if which == "best" and not directory.is_dir():
         raise FileNotFoundError(f"no {BEST_DIR}/ in {Path(workdir)}: the run selected no model "
