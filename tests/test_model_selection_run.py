@@ -2,7 +2,6 @@
 sequence, test at best and at last in results.json, resume, early stopping, and the errors
 raised before training."""
 
-import contextlib
 import json
 
 import jax
@@ -13,26 +12,10 @@ from ferjax import runs
 from ferjax.data import pipeline
 from ferjax.evaluation.cross_dataset import predict
 from ferjax.runs.restore import restore_model
-from ferjax.train import checkpoint, loop, selection
+from ferjax.train import checkpoint, selection
 from ferjax.train.writers import read_metrics
+from scripted import scripted_validation
 from toy import toy_config
-
-
-@contextlib.contextmanager
-def scripted_validation(metric: str, values):
-    """Runs the real evaluations, but each validation evaluation reports the next of `values`
-    as `metric` (test evaluations are untouched)."""
-    real, script = loop.evaluate, iter(values)
-
-    def evaluate(state, data, eval_fn, mesh, batch_size, source=None, tta_mode="none"):
-        result = real(state, data, eval_fn, mesh, batch_size, source=source, tta_mode=tta_mode)
-        if source is not None:
-            result[metric] = next(script)
-        return result
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(loop, "evaluate", evaluate)
-        yield
 
 
 def _config(steps, **select):
@@ -151,11 +134,9 @@ def test_a_tta_mode_the_images_cannot_support_fails_before_training(tmp_path):
     assert not (tmp_path / "checkpoints").exists()
 
 
-def test_runs_without_a_validation_split_select_nothing(tmp_path):
-    config = toy_config(steps=2)
-    config.train.select = {"metric": "no_such_metric"}  # not read: nothing is selected
-    result = runs.run(config, tmp_path)
-    assert "selection" not in result.summary and "last" not in result.summary
-    assert not (tmp_path / checkpoint.BEST_DIR).exists()
+def test_only_a_selecting_run_has_a_best_checkpoint(tmp_path):
     with pytest.raises(FileNotFoundError, match="selected no model"):
         checkpoint.restore_variables(tmp_path, "best")
+    with pytest.raises(ValueError, match=r"checkpoint 'newest': expected one of \('selected', "
+                                         r"'last', 'best'\)"):
+        checkpoint.restore_variables(tmp_path, "newest")
