@@ -86,3 +86,11 @@ def test_fer2013_protocol_selects_on_publictest():
                                                                           "test")
     rafdb, _ = pieces.real_data("rafdb", image_size=100)
     assert rafdb.validation_split == "" and rafdb.validation_fraction == 0.0
+
+
+def test_cross_dataset_test_sets_do_not_inherit_the_validation_data():
+    from ferjax.evaluation.cross_dataset import config_for_test_set
+    run = _data_cfg(validation_split="validation", eval_split="test")
+    test = config_for_test_set(run, {"name": "ckplus", "eval_split": "train"})
+    assert (test.validation_split, test.validation_fraction) == ("", 0.0)
+    assert run.validation_split == "validation"

@@ -30,9 +30,10 @@ def predict(model, variables, source, transform, batch_size: int):
 def config_for_test_set(train_data_cfg, overrides: Mapping[str, Any]):
     """The run's config.data with `overrides` naming a test set, e.g. {"name": "ckplus",
     "config": "", "eval_split": "test", "manual_dir": ...}: label space, channels and crop are
-    the run's."""
+    the run's; the run's validation data (model selection) is not carried over."""
     test_cfg = train_data_cfg.copy_and_resolve_references()
     with test_cfg.unlocked():
+        test_cfg.validation_split, test_cfg.validation_fraction = "", 0.0
         test_cfg.update(dict(overrides))
     return test_cfg
 
