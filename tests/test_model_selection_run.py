@@ -10,6 +10,7 @@ import pytest
 
 from ferjax import runs
 from ferjax.data import pipeline
+from ferjax.evaluation import tta
 from ferjax.evaluation.cross_dataset import predict
 from ferjax.runs.restore import restore_model
 from ferjax.train import checkpoint, selection
@@ -108,6 +109,12 @@ def test_early_stopping_stops_at_the_right_evaluation_and_stays_stopped(tmp_path
     assert s["stopped_early"] and s["best_step"] == 4
     assert result.summary["last"]["step"] == 8
     assert max(m["step"] for m in read_metrics(tmp_path) if m["split"] == "train") == 8
+    # The trainer's flip-TTA evaluation is the evaluators' (cross-dataset predict) on the test set.
+    data = result.models[0].data
+    last = restore_model(tmp_path, config, data, checkpoint_kind="last")
+    labels, predictions = predict(last.model, last.variables, data.eval,
+                                  tta.eval_transform(data.spec, data.norm, "flip"), 16)
+    assert float(np.mean(labels == predictions)) == pytest.approx(result.summary["last"]["accuracy"])
     # Run again: nothing more is trained and the same model is reported.
     with scripted_validation("accuracy", []):
         again = runs.run(config, tmp_path)

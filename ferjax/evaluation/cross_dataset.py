@@ -14,16 +14,22 @@ import jax.numpy as jnp
 import numpy as np
 
 from ferjax.data import pipeline
+from ferjax.evaluation import tta
 
 
 def predict(model, variables, source, transform, batch_size: int):
-    """(labels (N,), predicted classes (N,)) over every record of `source`."""
-    forward = jax.jit(lambda x: jnp.argmax(model.apply(variables, x, train=False)["logits"], -1))
+    """(labels (N,), predicted classes (N,)) over every record of `source`; with a test-time
+    augmentation transform (tta.eval_transform) the argmax of the views' mean probabilities."""
+    forward = jax.jit(lambda x: model.apply(variables, x, train=False))
     labels, predictions = [], []
     for batch in pipeline.eval_batches(source, transform, local_batch_size=batch_size):
         keep = batch["weight"] > 0
         labels.append(batch["label"][keep])
-        predictions.append(np.asarray(forward(batch["image"]))[keep])
+        if "views" in batch:
+            scores = tta.view_probabilities(forward, jnp.asarray(batch["views"]))
+        else:
+            scores = forward(batch["image"])["logits"]
+        predictions.append(np.asarray(jnp.argmax(scores, -1))[keep])
     return np.concatenate(labels), np.concatenate(predictions)
 
 
