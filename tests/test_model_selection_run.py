@@ -120,6 +120,7 @@ def test_early_stopping_stops_at_the_right_evaluation_and_stays_stopped(tmp_path
         again = runs.run(config, tmp_path)
     assert again.summary["selection"] == s
     assert again.summary["last"]["step"] == 8
+    assert [m["step"] for m in read_metrics(tmp_path) if m["split"] == "eval"] == [8]
 
 
 def test_an_unknown_metric_fails_before_training(tmp_path):

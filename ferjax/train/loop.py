@@ -226,8 +226,8 @@ def train(config, workdir: str | Path) -> TrainedModel:
         best.resume(manager, start_step, state)
     writer = writers.MetricWriter(workdir, enabled=is_main)
     writer.truncate_after(start_step)
-    if start_step >= num_steps:
-        writer.drop(num_steps, "eval")  # a finished run rerun evaluates again: no second line
+    if start_step >= num_steps or (best is not None and best.stop):
+        writer.drop(start_step, "eval")  # a finished run rerun evaluates again: no second line
     if is_main:
         write_json(workdir / "config.json", json.loads(config.to_json_best_effort()))
         write_json(workdir / "data_stats.json", {"mean": data.norm.mean, "std": data.norm.std,
