@@ -160,7 +160,12 @@ CHECKPOINTS = ("selected", "last", "best")
 def has_best(workdir: str | Path) -> bool:
     """Whether the run in workdir saved a best checkpoint (it selected on a validation split)."""
     directory = Path(workdir).resolve() / BEST_DIR
-    return directory.is_dir() and ocp.CheckpointManager(directory).latest_step() is not None
+    if not directory.is_dir():
+        return False
+    manager = ocp.CheckpointManager(directory)
+    found = manager.latest_step() is not None
+    manager.close()
+    return found
 
 
 def restore_variables(workdir: str | Path, which: str = "selected") -> dict:
