@@ -12,7 +12,10 @@ Arguments (comma-separated): data=wild|front|pose|<real builder>, classes=7|3|8,
 loss=joint|code|emotion, steps=300 (per phase), fine_tune=0 (steps of a last all-stage phase),
 batch=32, size=0 (square input side; 0 = FERSynth's 144×112 centre crop, or 224 for real
 data), width=8 (base channels; Table 1 = 64), fc=64 (fc1 units; Table 1 = 256),
-stage_opt=sgd_clr|adam (optimiser of stages ≥ 2), paper, cross (after training, test on the
+stage_opt=sgd_clr|adam (optimiser of stages ≥ 2), stop1=0 (> 0: stage 1 trains until the
+landmark NME on a held-out 15 % of the training subjects has not improved for stop1
+evaluations, one per epoch, at most `steps` steps, as the paper; the next stage starts from the
+best stage-1 checkpoint; the dataset needs subject ids), paper, cross (after training, test on the
 datasets of config.evals.cross_dataset: workdir/cross_dataset.md in the paper's Table 2/3
 layout; the test builders must store images at least `size` pixels wide), runlocal.
 
@@ -42,6 +45,7 @@ DEFAULTS = {
     "paper": False,
     "cross": False,         # cross-dataset test after training (paper Tables 2, 3)
     "stage_opt": "sgd_clr",  # stages ≥ 2: sgd_clr (the code) | adam (constant 1e-3)
+    "stop1": 0,             # > 0: stage 1 stops after this many validation NMEs without gain
     "runlocal": False,
 }
 # Cross-dataset test sets (paper Tables 2, 3): trained on AffectNet, tested on every labelled
@@ -140,6 +144,15 @@ def get_config(arg=None):
                                       "grad_clip_norm": 0.0},
                         "schedule": {"kind": "constant", "lr": 1e-3}},
     }
+    if a.stop1 < 0:
+        raise ValueError(f"config argument stop1={a.stop1}; expected 0 (fixed steps) or a "
+                         "patience in evaluations")
+    if a.stop1:
+        # The paper trains stage 1 "until validation error stops improving".
+        metric = "loss/emotion_ce" if a.loss == "emotion" else "loss/landmark_nme"
+        c.stagewise.first_stage.select = {"metric": metric, "mode": "min", "patience": a.stop1}
+        c.stagewise.first_stage.validation_fraction = 0.15
+        c.stagewise.first_stage.eval_every = 0  # every epoch
     c.evals.landmarks = {"type": "landmarks", "max_examples": 512}
     c.evals.gradcam = {"type": "gradcam", "layers": ("conv4a", "conv4b"),
                        "frontal_epsilon": 0.05, "window": 3, "max_examples": 512}

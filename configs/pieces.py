@@ -53,7 +53,13 @@ def base() -> mlc.ConfigDict:
         "num_steps": 0,             # > 0 overrides num_epochs
         "num_epochs": 10.0,
         "log_every": 50,
-        "eval_every": 0,            # 0: evaluate only at the end
+        "eval_every": 0,            # steps; 0: at the end (every epoch with a validation
+                                    # split); -1: every epoch
+        # Model selection on config.data's validation split (ferjax.train.selection): the best
+        # checkpoint by metric (a scalar of the evaluation: accuracy, macro_f1, loss,
+        # loss/<term>), mode max|min; patience > 0 stops after that many evaluations without
+        # improvement.
+        "select": {"metric": "accuracy", "mode": "max", "patience": 0},
         "checkpoint_every": 500,
         "keep_checkpoints": 3,
         "trainable": "",            # regex over parameter paths; "" trains everything
@@ -63,7 +69,9 @@ def base() -> mlc.ConfigDict:
                       "grad_clip_norm": 0.0},
         "schedule": {"kind": "constant", "lr": 1e-3},
     })
-    c.eval = mlc.ConfigDict({"batch_size": 64})
+    # tta: test-time augmentation of every evaluation, "none" | "flip" | "ten_crop"
+    # (ferjax.evaluation.tta; ten_crop needs stored images larger than config.data.crop_size).
+    c.eval = mlc.ConfigDict({"batch_size": 64, "tta": "none"})
     # Run after training on the final model(s), each writing its own files into the workdir
     # (ferjax.runs.evaluators): {name: {"type": ..., **options}}.
     c.evals = mlc.ConfigDict({"classification": {"type": "classification"},   # results.json
@@ -104,6 +112,8 @@ def fersynth_data(variant: str = "front", **builder_kwargs) -> mlc.ConfigDict:
         "seed": 0,
         "train_split": "train",
         "eval_split": "validation",
+        "validation_split": "",     # split selecting the model (ferjax.data.validation); "" none
+        "validation_fraction": 0.0,  # > 0: that fraction of training subjects held out instead
         "cv_split": "train+validation+test",
         "fold": -1,                 # >= 0 with protocol "kfold": evaluate on this fold
         "num_folds": 5,             # folds = the records' `fold` modulo num_folds, unless
@@ -164,4 +174,5 @@ def real_data(name: str, variant: str = "", *, image_size: int | tuple[int, int]
         return c, "kfold"
     if protocol is not None:
         c.train_split, c.eval_split = protocol.train_split, protocol.test_split
+        c.validation_split = protocol.validation_split or ""
     return c, "holdout"

@@ -4,5 +4,5 @@ kind == "folds")."""
 
 from ferjax.data.splits import Protocol
 
-PROTOCOL = Protocol("fer2013", "official", test_split="test",
-                    note="Training / PrivateTest; PublicTest is 'validation'")
+PROTOCOL = Protocol("fer2013", "official", test_split="test", validation_split="validation",
+                    note="Training / PrivateTest; PublicTest ('validation') selects the model")

@@ -22,7 +22,7 @@ import grain
 import numpy as np
 
 from ferjax import labels
-from ferjax.data import augment, class_sampling, sources, splits
+from ferjax.data import augment, class_sampling, sources, splits, validation
 
 @dataclasses.dataclass(frozen=True)
 class Normalisation:
@@ -386,6 +386,7 @@ class Data:
     spec: ExampleSpec
     norm: Normalisation
     info: dict                 # num_classes, class_names, image_shape, mean_landmarks, sizes
+    validation: Any = None     # the model-selection split's records, or None (no selection)
 
 
 def build_data(data_cfg: Mapping[str, Any], *, seed: int) -> Data:
@@ -397,6 +398,8 @@ def build_data(data_cfg: Mapping[str, Any], *, seed: int) -> Data:
     if spec.channels not in (1, 3):
         raise ValueError(f"config.data.channels must be 1 or 3, got {spec.channels}")
     train_src, eval_src = splits.train_eval_sources(data_cfg)
+    # Model selection's split (ferjax.data.validation); None unless config.data asks for one.
+    train_src, val_src = validation.split_validation(data_cfg, train_src, seed=seed)
     train_src = sources.SubsetSource(train_src, labelled_indices(train_src, label_table))
     eval_src = sources.SubsetSource(eval_src, labelled_indices(eval_src, label_table))
     # FERAtt's renderer; no-op unless config.data.composite asks for it.
@@ -405,6 +408,13 @@ def build_data(data_cfg: Mapping[str, Any], *, seed: int) -> Data:
     # FERAtt's noise-robustness protocol (noisy training and test sets); no-op at σ = 0.
     from ferjax.data.noise import noisy_sources
     train_src, eval_src = noisy_sources(data_cfg, train_src, eval_src, seed=seed)
+    if val_src is not None:  # read as evaluation records are (fixed composites, noise)
+        val_src = sources.SubsetSource(val_src, labelled_indices(val_src, label_table))
+        val_src = noisy_sources(data_cfg, *composite_sources(data_cfg, val_src, val_src,
+                                                             seed=seed), seed=seed)[1]
+        if len(val_src) == 0:
+            raise ValueError("the validation split is empty after the label map "
+                             "(config.data.validation_split / validation_fraction)")
     if len(train_src) == 0 or len(eval_src) == 0:
         raise ValueError(f"empty split after the label map: train={len(train_src)}, "
                          f"eval={len(eval_src)} (config.data)")
@@ -417,5 +427,7 @@ def build_data(data_cfg: Mapping[str, Any], *, seed: int) -> Data:
         train_src, data_cfg.get("class_sampling"), seed=seed, label_table=label_table)
     info = {"num_classes": len(class_names), "class_names": class_names,
             "image_shape": (*spec.crop_size, spec.channels), "train_size": len(train_src),
-            "eval_size": len(eval_src), "mean_landmarks": landmarks_mean}
-    return Data(train=train_src, eval=eval_src, spec=spec, norm=norm, info=info)
+            "eval_size": len(eval_src), "mean_landmarks": landmarks_mean,
+            "validation_size": 0 if val_src is None else len(val_src)}
+    return Data(train=train_src, eval=eval_src, spec=spec, norm=norm, info=info,
+                validation=val_src)

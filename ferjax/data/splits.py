@@ -81,8 +81,9 @@ def sun_rafd_folds(subject_ids) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class Protocol:
-    """How ferjax evaluates on a dataset: train/test splits of the prepared data, or k folds of
-    the `fold` feature (train split) when kind == 'folds'. Each dataset declares its own as
+    """How ferjax evaluates on a dataset: train/test splits of the prepared data (and the
+    validation split selection uses, where the protocol has one), or k folds of the `fold`
+    feature (train split) when kind == 'folds'. Each dataset declares its own as
     PROTOCOL in datasets/<name>/__init__.py (ferjax.data.builders.protocol)."""
     dataset: str
     kind: str  # "official" | "folds"
@@ -90,6 +91,7 @@ class Protocol:
     test_split: str | None = None
     num_folds: int | None = None
     note: str = ""
+    validation_split: str | None = None  # the split model selection uses, when it has one
 
 
 def train_eval_sources(data_cfg: Mapping[str, Any]):

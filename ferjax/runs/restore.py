@@ -28,7 +28,7 @@ class RestoredModel:
     config: ml_collections.ConfigDict
     data: pipeline.Data
     model: Any                  # the Linen module
-    variables: dict             # {"params", "batch_stats"} of the newest checkpoint
+    variables: dict             # {"params", "batch_stats"} of the restored checkpoint
 
     def apply(self, images) -> dict:
         """The model's output dict on float32 (B, H, W, C) normalised images, inference mode;
@@ -63,14 +63,18 @@ def model_dir(workdir: str | Path) -> Path:
     return workdir
 
 
-def restore_model(workdir: str | Path, config=None, data: pipeline.Data | None = None
-                  ) -> RestoredModel:
-    """Config, data, model and final variables of the run in `workdir`.
+def restore_model(workdir: str | Path, config=None, data: pipeline.Data | None = None,
+                  checkpoint_kind: str = "selected") -> RestoredModel:
+    """Config, data, model and variables of the run in `workdir`.
 
     Args:
       workdir: a run's directory (or a stage-wise run's, meaning its last phase).
       config: the run's config; default its config.json.
       data: the run's pipeline.Data when already built (saves rebuilding it from config.data).
+      checkpoint_kind: "selected" (default): the model the run reports at its top-level
+        results, i.e. the best checkpoint by config.train.select when the run selected on a
+        validation split (workdir/checkpoints_best), else the last; "best" (only from a
+        selecting run) or "last" (the newest checkpoint).
     Raises FileNotFoundError naming the directory when it has no config.json or checkpoint.
     """
     workdir = model_dir(workdir)
@@ -81,5 +85,8 @@ def restore_model(workdir: str | Path, config=None, data: pipeline.Data | None =
     if data is None:
         data = pipeline.build_data(config.data, seed=config.seed)
     model = build_model(config.model, data.info)
-    variables = jax.tree.map(jnp.asarray, checkpoint.restore_variables(workdir))
+    if checkpoint_kind not in checkpoint.CHECKPOINTS:
+        raise ValueError(f"checkpoint_kind={checkpoint_kind!r}; expected one of "
+                         f"{checkpoint.CHECKPOINTS}")
+    variables = jax.tree.map(jnp.asarray, checkpoint.restore_variables(workdir, checkpoint_kind))
     return RestoredModel(workdir, config, data, model, variables)

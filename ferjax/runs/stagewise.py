@@ -72,9 +72,32 @@ def phase_config(config, phase: Phase, init_from: str = ""):
             cfg.losses = copy.deepcopy(first.losses)
             cfg.train.optimizer = copy.deepcopy(first.optimizer)
             cfg.train.schedule = copy.deepcopy(first.schedule)
+            _first_stage_selection(cfg, first)
         elif phase.fine_tune_all and "fine_tune_schedule" in cfg.stagewise:
             cfg.train.schedule = copy.deepcopy(cfg.stagewise.fine_tune_schedule)
     return cfg
+
+
+def _first_stage_selection(cfg, first) -> None:
+    """Stage 1 trained "until validation error stops improving" (EmotionalDAN, after DAN):
+    config.stagewise.first_stage.select (ferjax.train.selection's criterion, e.g. the landmark
+    NME "loss/landmark_nme", mode min, patience > 0 for early stopping) on the validation data
+    first_stage.validation_split / validation_fraction name (default: config.data's), evaluated
+    every first_stage.eval_every steps (0: every epoch). The next stage starts from the best
+    stage-1 checkpoint (init_from restores a run's selected model)."""
+    if "select" not in first:
+        return
+    cfg.train.select = copy.deepcopy(first.select)
+    for field in ("validation_split", "validation_fraction"):
+        if first.get(field):
+            cfg.data[field] = first[field]
+    if "eval_every" in first:
+        cfg.train.eval_every = int(first.eval_every)
+    if not (cfg.data.get("validation_split") or cfg.data.get("validation_fraction")):
+        raise ValueError("config.stagewise.first_stage.select stops stage 1 on a validation "
+                         "split, but none is set: set config.stagewise.first_stage."
+                         "validation_fraction (subject-disjoint hold-out of train) or "
+                         "validation_split")
 
 
 def _phase_evals(config) -> tuple[str, ...]:

@@ -35,15 +35,47 @@ def make_manager(workdir: str | Path, every: int, max_to_keep: int = 3) -> ocp.C
     return ocp.CheckpointManager(Path(workdir).resolve() / "checkpoints", options=options)
 
 
-def save(manager: ocp.CheckpointManager, step: int, state, iterator, *, force: bool = False) -> bool:
+def save(manager: ocp.CheckpointManager, step: int, state, iterator, *, force: bool = False,
+         selection: dict | None = None) -> bool:
     """Saves (state, iterator) at `step` if the policy says so (always when `force`).
 
     iterator None (device-resident input, whose batches follow from the step): state alone.
-    """
+    selection: model selection's state (ferjax.train.selection.SelectionState.to_json()),
+    stored in the step's metadata so that a resumed run keeps its best-so-far."""
     items = {"state": ocp.args.StandardSave(state)}
     if iterator is not None:
         items["data"] = grain.checkpoint.CheckpointSave(iterator)
-    return manager.save(step, args=ocp.args.Composite(**items), force=force)
+    return manager.save(step, args=ocp.args.Composite(**items), force=force,
+                        custom_metadata=None if selection is None else {"selection": selection})
+
+
+def selection_at(manager: ocp.CheckpointManager, step: int) -> dict | None:
+    """The selection state saved with the checkpoint at `step` (None: none was saved)."""
+    metadata = manager.metadata(step)
+    custom = getattr(metadata, "custom_metadata", None) or {}
+    return custom.get("selection")
+
+
+# The best checkpoint by the selection metric: its own directory, one step, model state only.
+BEST_DIR = "checkpoints_best"
+
+
+def make_best_manager(workdir: str | Path) -> ocp.CheckpointManager:
+    """A manager of workdir/checkpoints_best keeping only the checkpoint saved last."""
+    options = ocp.CheckpointManagerOptions(max_to_keep=1, create=True)
+    return ocp.CheckpointManager(Path(workdir).resolve() / BEST_DIR, options=options)
+
+
+def save_best(manager: ocp.CheckpointManager, step: int, state) -> None:
+    """Saves `state` as the best checkpoint (replacing the previous one) and waits for it."""
+    manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state)), force=True)
+    manager.wait_until_finished()
+
+
+def restore_state(manager: ocp.CheckpointManager, step: int, state):
+    """The model state saved at `step`, read into the shardings of `state` (the target)."""
+    return manager.restore(step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(abstract_state(state)))).state
 
 
 def abstract_state(state):
@@ -124,14 +156,39 @@ def _free_name(path: Path) -> Path:
     return candidate
 
 
-def restore_variables(workdir: str | Path) -> dict:
-    """{"params", "batch_stats"} of the newest checkpoint of another run's workdir.
+# "selected": the model a run reports (results.json's top level): its best checkpoint when it
+# selected on a validation split, else its last. "best" exists only for a selecting run.
+CHECKPOINTS = ("selected", "last", "best")
+
+
+def has_best(workdir: str | Path) -> bool:
+    """Whether the run in workdir saved a best checkpoint (it selected on a validation split)."""
+    directory = Path(workdir).resolve() / BEST_DIR
+    if not directory.is_dir():
+        return False
+    manager = ocp.CheckpointManager(directory)
+    found = manager.latest_step() is not None
+    manager.close()
+    return found
+
+
+def restore_variables(workdir: str | Path, which: str = "selected") -> dict:
+    """{"params", "batch_stats"} of one of a run's checkpoints (CHECKPOINTS): "selected"
+    (default; what config.train.init_from starts from), "last" (the newest) or "best" (by
+    the run's selection metric, workdir/checkpoints_best).
 
     Only the model's variables: the optimiser state, step and input iterator of that run are not
     read, so a run with another optimiser (a later stage of stage-wise training) can start from
     them. Raises FileNotFoundError naming the directory when it has no checkpoint.
     """
-    directory = Path(workdir).resolve() / "checkpoints"
+    if which not in CHECKPOINTS:
+        raise ValueError(f"checkpoint {which!r}: expected one of {CHECKPOINTS}")
+    if which == "selected":
+        which = "best" if has_best(workdir) else "last"
+    directory = Path(workdir).resolve() / ("checkpoints" if which == "last" else BEST_DIR)
+    if which == "best" and not directory.is_dir():
+        raise FileNotFoundError(f"no {BEST_DIR}/ in {Path(workdir)}: the run selected no model "
+                                "(config.data.validation_split / validation_fraction unset)")
     manager = ocp.CheckpointManager(directory)
     step = manager.latest_step()
     if step is None:

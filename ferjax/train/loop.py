@@ -24,11 +24,11 @@ from jax.experimental import multihost_utils
 
 from ferjax import losses as loss_lib
 from ferjax.data import pipeline
-from ferjax.evaluation import metrics as metrics_lib
+from ferjax.evaluation import metrics as metrics_lib, tta
 from ferjax.files import write_json
 from ferjax.models import build_model, load_pretrained
-from ferjax.train import (checkpoint, dispatch, distributed, feed, optim, precision,
-                          state as state_lib, steps, writers)
+from ferjax.train import (best as best_lib, checkpoint, dispatch, distributed, feed, optim,
+                          precision, selection, state as state_lib, steps, tta_step, writers)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -93,11 +93,13 @@ def _host_values(tree):
     return jax.device_get(tree)
 
 
-def evaluate(state, data: pipeline.Data, eval_fn, mesh, batch_size: int) -> dict:
-    """Exact metrics over the whole evaluation split (padding excluded)."""
-    transform = pipeline.EvalTransform(data.spec, data.norm)
+def evaluate(state, data: pipeline.Data, eval_fn, mesh, batch_size: int, source=None,
+             tta_mode: str = "none") -> dict:
+    """Exact metrics over the whole evaluation split, or `source` (e.g. data.validation),
+    padding excluded; tta_mode: config.eval.tta (eval_fn must be its step)."""
+    transform = tta.eval_transform(data.spec, data.norm, tta_mode)
     parts: list[dict] = []
-    for local in pipeline.eval_batches(data.eval, transform,
+    for local in pipeline.eval_batches(data.eval if source is None else source, transform,
                                        local_batch_size=distributed.local_batch_size(
                                            batch_size, "config.eval.batch_size"),
                                        process_index=jax.process_index(),
@@ -193,6 +195,16 @@ def train(config, workdir: str | Path) -> TrainedModel:
     model = build_model(config.model, data.info)
     for name in config.losses:
         loss_lib.get(name)  # fail before compiling anything on a misspelt loss term
+    tta_mode = config.eval.get("tta", "none")
+    for source in (data.eval, data.validation):
+        if source is not None:  # a TTA mode the stored images cannot support fails here
+            tta.check(tta_mode, tta.stored_size(source), data.spec.crop_size)
+    selecting = data.validation is not None
+    if selecting:
+        criterion = selection.criterion(train_cfg)
+        selection.check_metric(criterion, selection.available_metrics(config.losses))
+    eval_every = selection.eval_interval(
+        int(train_cfg.eval_every), -(-data.info["train_size"] // train_cfg.batch_size), selecting)
 
     schedule = optim.make_schedule(train_cfg.schedule, num_steps)
     tx = optim.make_optimizer(train_cfg.optimizer, schedule)
@@ -221,10 +233,13 @@ def train(config, workdir: str | Path) -> TrainedModel:
     # device_put across processes.
     state = jax.device_put(state, repl)
     state, start_step = checkpoint.restore_latest(manager, state, train_iter)
+    best = best_lib.BestCheckpoint(workdir, criterion) if selecting else None
+    if best is not None:
+        best.resume(manager, start_step, state)
     writer = writers.MetricWriter(workdir, enabled=is_main)
     writer.truncate_after(start_step)
-    if start_step >= num_steps:
-        writer.drop(num_steps, "eval")  # a finished run rerun evaluates again: no second line
+    if start_step >= num_steps or (best is not None and best.stop):
+        writer.drop(start_step, "eval")  # a finished run rerun evaluates again: no second line
     if is_main:
         write_json(workdir / "config.json", json.loads(config.to_json_best_effort()))
         write_json(workdir / "data_stats.json", {"mean": data.norm.mean, "std": data.norm.std,
@@ -238,12 +253,21 @@ def train(config, workdir: str | Path) -> TrainedModel:
     caller = dispatch.StepCaller(
         train_input.step_fn(train_step, config.seed, train_cfg.batch_size), repl, k,
         stacked=not train_input.on_device)
-    eval_fn = jax.jit(functools.partial(steps.eval_step, loss_terms=loss_terms,
+    eval_fn = jax.jit(functools.partial(tta_step.eval_step_fn(tta_mode), loss_terms=loss_terms,
                                         compute_dtype=dtype), out_shardings=repl)
+    run_eval = functools.partial(evaluate, data=data, eval_fn=eval_fn, mesh=mesh,
+                                 batch_size=config.eval.batch_size, tta_mode=tta_mode)
 
     progress = _Progress(num_steps, train_cfg.batch_size, start_step)
     buffer = dispatch.MetricBuffer()
-    preempted = False
+    preempted = stopped = False
+    done = saved = start_step
+
+    def save_checkpoint() -> None:
+        nonlocal saved
+        checkpoint.save(manager, done, state, train_iter, force=True,
+                        selection=None if best is None else best.to_json())
+        saved = done
 
     def flush_pending(step: int) -> None:
         """Fetches the buffered steps' metrics, logs their mean; raises on NaN/Inf."""
@@ -267,13 +291,13 @@ def train(config, workdir: str | Path) -> TrainedModel:
     def stop_requested(done: int) -> bool:
         return manager.reached_preemption(done) if jax.process_count() > 1 else term.received
 
-    intervals = (train_cfg.log_every, train_cfg.eval_every, train_cfg.checkpoint_every)
-    done = start_step
+    intervals = (train_cfg.log_every, eval_every, train_cfg.checkpoint_every)
     # A failure (NaN, interrupt) must not lose a checkpoint whose asynchronous save is still
     # in flight: always wait for it before leaving.
     try:
         with _TermSignal(active=jax.process_count() == 1) as term:
-            while done < num_steps:
+            # A run that stopped early and is run again trains no further.
+            while done < num_steps and not (best is not None and best.stop):
                 # Steps up to the next log/eval/checkpoint point: nothing here waits for the
                 # device, so the host prepares the next batches while it computes.
                 stop = dispatch.next_stop(done, num_steps, intervals)
@@ -283,19 +307,26 @@ def train(config, workdir: str | Path) -> TrainedModel:
                 last = done == num_steps
                 if done % train_cfg.log_every == 0 or last:
                     flush_pending(done)
-                if train_cfg.eval_every and (done % train_cfg.eval_every == 0) and not last:
+                if best is not None and (done % eval_every == 0 or last):
                     flush_pending(done)
-                    result = evaluate(state, data, eval_fn, mesh, config.eval.batch_size)
+                    stopped = _validate(best, run_eval(state, source=data.validation), done,
+                                        writer, is_main,
+                                        save=save_checkpoint,
+                                        save_best=lambda: best.save(done, state))
+                    progress.mark(done)
+                elif eval_every and (done % eval_every == 0) and not last:
+                    flush_pending(done)
+                    result = run_eval(state)
                     writer.write(done, "eval", _scalars(result))
                     if is_main:
                         print(f"eval at step {done}: accuracy {result['accuracy']:.4f}",
                               flush=True)
                     progress.mark(done)
-                if preempted or manager.should_save(done) or last:
+                if (preempted or stopped or manager.should_save(done) or last) and saved != done:
                     flush_pending(done)  # never save a state that followed a NaN step
-                    checkpoint.save(manager, done, state, train_iter, force=True)
+                    save_checkpoint()
                     progress.mark(done)
-                if preempted:
+                if preempted or stopped:
                     break
     finally:
         manager.wait_until_finished()
@@ -308,13 +339,16 @@ def train(config, workdir: str | Path) -> TrainedModel:
         writer.close()
         return TrainedModel(workdir, config, data, {"preempted": True, "step": done})
 
-    result = evaluate(state, data, eval_fn, mesh, config.eval.batch_size)
-    result["step"] = num_steps
-    writer.write(num_steps, "eval", _scalars(result))
-    writer.close()
+    result = run_eval(state)
+    result["step"] = done
+    writer.write(done, "eval", _scalars(result))
     if is_main:
-        print(f"final evaluation at step {num_steps}: accuracy {result['accuracy']:.4f} "
+        print(f"final evaluation at step {done}: accuracy {result['accuracy']:.4f} "
               f"on {result['num_examples']} examples", flush=True)
+    if best is not None:
+        result = _test_at_best(best, state, result, run_eval, config, is_main)
+        best.close()
+    writer.close()
     return TrainedModel(workdir, config, data, result)
 
 
@@ -335,6 +369,49 @@ def _run_segment(state, start: int, stop: int, k: int, caller, next_feed, rng, b
         if stop_requested(done):
             return state, done, True
     return state, done, False
+
+
+def _validate(best, result: dict, step: int, writer, is_main: bool, save, save_best) -> bool:
+    """Records a validation evaluation; saves a new best (regular checkpoint with the new
+    selection state first, then checkpoints_best/). Returns whether to stop early."""
+    writer.write(step, "validation", _scalars(result))
+    try:
+        improved = best.observe(step, result)
+    except selection.UnknownMetricError:
+        save()  # keep the trained state before failing
+        raise
+    if improved:
+        save()
+        save_best()
+    if is_main:
+        print(f"validation at step {step}: {best.criterion.metric} "
+              f"{result[best.criterion.metric]:.4f} (best {best.state.best_value} at step "
+              f"{best.state.best_step})", flush=True)
+    if best.stop and is_main:
+        print(f"early stopping at step {step}: {best.criterion.patience} evaluations without "
+              "improvement", flush=True)
+    return best.stop
+
+
+def _test_at_best(best, state, test_at_last: dict, run_eval, config, is_main: bool) -> dict:
+    """results of a selecting run (ferjax.train.selection.results): the test split at the best
+    checkpoint (restored from checkpoints_best/ unless it is the last) and at the last."""
+    last_step, best_step = test_at_last["step"], best.state.best_step
+    if best_step is None or best_step == last_step:
+        test_at_best = dict(test_at_last)
+    else:
+        test_at_best = run_eval(best.best_state(state))
+    if is_main:
+        print(f"test at the best checkpoint (step {best_step}): accuracy "
+              f"{test_at_best['accuracy']:.4f}", flush=True)
+    return selection.results(test_at_best, test_at_last, best.state, best.criterion,
+                             last_step=last_step, validation=_validation_name(config.data),
+                             stopped_early=best.stop)
+
+
+def _validation_name(data_cfg) -> str:
+    split = data_cfg.get("validation_split", "")
+    return split or f"{data_cfg.get('validation_fraction')} of the training subjects"
 
 
 def _last_good(manager, workdir: Path) -> str:

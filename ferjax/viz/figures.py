@@ -44,7 +44,7 @@ def confusion_matrix_figure(confusion: np.ndarray, class_names: Sequence[str],
 def training_curves_figure(lines: Sequence[dict], path: str | Path) -> Path:
     """Loss and accuracy against step from metrics.jsonl lines."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.5))
-    for split, style in (("train", "-"), ("eval", "o-")):
+    for split, style in (("train", "-"), ("validation", "s-"), ("eval", "o-")):
         rows = [r for r in lines if r["split"] == split]
         if not rows:
             continue

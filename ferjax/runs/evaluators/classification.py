@@ -2,7 +2,9 @@
 
 Keys (ferjax.evaluation.metrics.classification_report plus the trainer's): accuracy,
 macro_precision, macro_recall, macro_f1, num_examples, per_class_accuracy, confusion,
-class_names, loss, loss/<term> and step. Other tools read these keys: keep them.
+class_names, loss, loss/<term> and step. Other tools read these keys: keep them. A run that
+selected on a validation split reports its best checkpoint in them and adds "last" and
+"selection" (ferjax.train.selection.results).
 """
 
 from __future__ import annotations

@@ -14,13 +14,14 @@ import numpy as np
 
 from ferjax import labels
 from ferjax.data import pipeline
-from ferjax.evaluation import cross_dataset
+from ferjax.evaluation import cross_dataset, tta
 from ferjax.files import write_json
 
 
 def evaluate(target, out_dir: Path, sets: Mapping[str, Mapping[str, Any]],
              columns: Sequence[str] = ()) -> dict[str, float]:
-    """{column: accuracy}; test images are normalised with the training set's statistics."""
+    """{column: accuracy}; test images are normalised with the training set's statistics and
+    predicted with the run's test-time augmentation (config.eval.tta)."""
     columns = list(columns) or list(sets)
     restored = target.restored
     config = restored.config
@@ -30,7 +31,8 @@ def evaluate(target, out_dir: Path, sets: Mapping[str, Mapping[str, Any]],
                                    seed=config.seed)
         truth, predicted = cross_dataset.predict(
             restored.model, restored.variables, test.eval,
-            pipeline.EvalTransform(test.spec, restored.data.norm), int(config.eval.batch_size))
+            tta.eval_transform(test.spec, restored.data.norm, config.eval.get("tta", "none")),
+            int(config.eval.batch_size))
         scores[column] = float(np.mean(truth == predicted))
     classes = len(labels.label_space_classes(config.data.label_space))
     row = f"{config.model.name} ({classes} classes, trained on {config.data.name})"
