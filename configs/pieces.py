@@ -47,7 +47,7 @@ def base() -> mlc.ConfigDict:
     c.seed = 0
     c.protocol = "holdout"          # a runner of ferjax.runs: holdout | kfold | stagewise
     c.model = mlc.ConfigDict({"name": ""})
-    c.losses = mlc.ConfigDict({"emotion_ce": {"weight": 1.0}})
+    c.losses = mlc.ConfigDict({"emotion_ce": {"weight": 1.0, "label_smoothing": 0.0}})
     c.train = mlc.ConfigDict({
         "batch_size": 32,
         "num_steps": 0,             # > 0 overrides num_epochs
@@ -60,8 +60,14 @@ def base() -> mlc.ConfigDict:
         "optimizer": {"name": "adam", "b1": 0.9, "b2": 0.999, "eps": 1e-8,
                       "grad_clip_norm": 0.0},
         "schedule": {"kind": "constant", "lr": 1e-3},
+        "ema_decay": 0.0,           # > 0: EMA of the weights, used for evaluation (train/ema.py)
+        # Mixed precision of the step ("float32" | "bfloat16"); the trainer that reads it
+        # arrives with the throughput work, configs may already set it.
+        "compute_dtype": "float32",
     })
-    c.eval = mlc.ConfigDict({"batch_size": 64})
+    # tta: test-time augmentation "none" | "flip" | "ten_crop" (read by the evaluation of the
+    # model-selection work; configs may already set it).
+    c.eval = mlc.ConfigDict({"batch_size": 64, "tta": "none"})
     # Run after training on the final model(s), each writing its own files into the workdir
     # (ferjax.runs.evaluators): {name: {"type": ..., **options}}.
     c.evals = mlc.ConfigDict({"classification": {"type": "classification"},   # results.json
@@ -113,6 +119,12 @@ def fersynth_data(variant: str = "front", **builder_kwargs) -> mlc.ConfigDict:
         "stats_examples": 1024,
         "augment": {"random_crop": True, "flip": True, "brightness": 0.0,
                     "contrast": (1.0, 1.0), "photometric_space": "pixels"},
+        # In-step augmentation of the whole batch (ferjax.data.batch_augment): reflect-pad
+        # translation (pixels), rotation (degrees), random erasing (probability), mixup (α).
+        "batch_augment": {"translate": 0, "rotation": 0.0, "erasing": 0.0, "mixup": 0.0},
+        # Where the training split lives, "auto" | "device" | "host" (read by the
+        # device-resident input work; configs may already set it).
+        "placement": "auto",
         "normalisation": "per_channel",  # or "per_pixel" (a mean and a std image)
         "noise_sigma": 0.0,         # > 0: noisy training and test sets (FERAtt §4.4)
     })

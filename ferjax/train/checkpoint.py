@@ -120,7 +120,8 @@ def _free_name(path: Path) -> Path:
 
 
 def restore_variables(workdir: str | Path) -> dict:
-    """{"params", "batch_stats"} of the newest checkpoint of another run's workdir.
+    """{"params", "batch_stats"} of the newest checkpoint of another run's workdir (its EMA
+    of them when the run kept one: the weights it was evaluated with).
 
     Only the model's variables: the optimiser state, step and input iterator of that run are not
     read, so a run with another optimiser (a later stage of stage-wise training) can start from
@@ -133,5 +134,8 @@ def restore_variables(workdir: str | Path) -> dict:
         raise FileNotFoundError(f"config.train.init_from: no checkpoint in {directory}")
     restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
     manager.close()
+    if restored.state.get("ema"):  # a run with an EMA of its weights is evaluated on the EMA
+        return {"params": restored.state["ema"]["params"],
+                "batch_stats": restored.state["ema"].get("batch_stats", {}) or {}}
     return {"params": restored.state["params"],
             "batch_stats": restored.state.get("batch_stats", {}) or {}}

@@ -27,7 +27,7 @@ from ferjax.data import pipeline
 from ferjax.evaluation import metrics as metrics_lib
 from ferjax.files import write_json
 from ferjax.models import build_model, load_pretrained
-from ferjax.train import checkpoint, distributed, optim, state as state_lib, steps, writers
+from ferjax.train import checkpoint, distributed, ema, optim, state as state_lib, steps, writers
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -191,6 +191,8 @@ def train(config, workdir: str | Path) -> TrainedModel:
     if train_cfg.get("init_from", ""):
         # Start from another run's weights (a resumable checkpoint below still takes priority).
         state = state_lib.warm_start(state, checkpoint.restore_variables(train_cfg.init_from))
+    ema_decay = float(train_cfg.get("ema_decay", 0.0))
+    state = ema.init(state, ema_decay)  # after warm_start: the EMA starts at the initial weights
     if is_main:
         logging.info("parameters:\n%s", state_lib.parameter_overview(state.params))
         print(state_lib.parameter_overview(state.params), flush=True)
@@ -221,7 +223,9 @@ def train(config, workdir: str | Path) -> TrainedModel:
             print(f"resumed from checkpoint at step {start_step}", flush=True)
 
     loss_terms = {k: dict(v) for k, v in config.losses.items()}
-    train_fn = jax.jit(functools.partial(steps.train_step, loss_terms=loss_terms),
+    batch_augment = dict(config.data.get("batch_augment", {}))
+    train_fn = jax.jit(functools.partial(steps.train_step, loss_terms=loss_terms,
+                                         batch_augment=batch_augment, ema_decay=ema_decay),
                        donate_argnums=0, out_shardings=(repl, repl))
     eval_fn = jax.jit(functools.partial(steps.eval_step, loss_terms=loss_terms),
                       out_shardings=repl)

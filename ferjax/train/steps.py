@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 
 from ferjax import losses as loss_lib
+from ferjax.data import batch_augment as batch_augment_lib
+from ferjax.train import ema as ema_lib
 
 
 def _variables(state, params):
@@ -24,8 +26,12 @@ def _all_finite(tree) -> jnp.ndarray:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
 
 
-def train_step(state, batch: dict, rng: jax.Array, *, loss_terms: Mapping[str, Mapping]):
+def train_step(state, batch: dict, rng: jax.Array, *, loss_terms: Mapping[str, Mapping],
+               batch_augment: Mapping[str, Any] | None = None, ema_decay: float = 0.0):
     """One optimiser step on a global batch.
+
+    `batch_augment` (config.data.batch_augment) transforms the batch inside the step
+    (ferjax.data.batch_augment); `ema_decay` > 0 updates the state's EMA of the variables.
 
     A step whose loss or gradients are not finite leaves the state untouched and reports
     metrics["finite"] = 0, so the state is always the last good one when the loop stops.
@@ -35,6 +41,8 @@ def train_step(state, batch: dict, rng: jax.Array, *, loss_terms: Mapping[str, M
     """
     step_rng = jax.random.fold_in(rng, state.step)
     dropout_rng, loss_rng = jax.random.split(step_rng)
+    if batch_augment:
+        batch = batch_augment_lib.apply(batch, jax.random.fold_in(step_rng, 1), batch_augment)
 
     def loss_fn(params):
         outputs, updates = state.apply_fn(_variables(state, params), batch["image"], train=True,
@@ -47,6 +55,7 @@ def train_step(state, batch: dict, rng: jax.Array, *, loss_terms: Mapping[str, M
         state.params)
     new_state = state.apply_gradients(grads=grads,
                                       batch_stats=updates.get("batch_stats", state.batch_stats))
+    new_state = ema_lib.update(new_state, ema_decay)
     finite = jnp.isfinite(loss) & _all_finite(grads)
     new_state = jax.tree_util.tree_map(lambda new, old: jnp.where(finite, new, old),
                                        new_state, state)
@@ -63,7 +72,7 @@ def eval_step(state, batch: dict, *, loss_terms: Mapping[str, Mapping]):
     Returns per-example arrays (predictions, labels, weights) and the batch's summed loss terms
     so the loop can aggregate exact metrics over an evaluation set.
     """
-    outputs = state.apply_fn(_variables(state, state.params), batch["image"], train=False)
+    outputs = state.apply_fn(ema_lib.eval_variables(state), batch["image"], train=False)
     weights = batch["weight"]
     result = {"weight": weights}
     if "logits" in outputs:
