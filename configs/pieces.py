@@ -130,6 +130,13 @@ def fersynth_data(variant: str = "front", **builder_kwargs) -> mlc.ConfigDict:
     })
 
 
+def native_size(name: str, variant: str = "") -> int | tuple[int, int]:
+    """The image size a real builder config stores by default (FER-2013: 48, its 48×48 faces)."""
+    from ferjax.data import builders
+
+    return builders.builder_class(name)._base_config(variant or None).image_size
+
+
 # Preprocessing fields of the real builders (ferjax.data.real.builder.RealConfig) that configs
 # always spell out, so that `--config.data.builder_kwargs.<field>=...` can override them.
 PREPROCESS_FIELDS = ("crop", "mask", "illumination")

@@ -30,14 +30,16 @@ Method, each choice with its source (docs/decisions.md, "VGG-style FER baseline"
 - EMA of the weights, decay 0.999 (Polyak averaging; timm's ModelEmaV2); evaluation uses it.
 - Native resolution: 48×48 for FER-2013, no upscaling; the whole face is kept (no crop).
 Budgets (FER-2013: 28,709 training and 3,589 test images):
-- cpu: width ×0.25 (16–128 channels, 294,615 parameters with 7 classes), batch 128, 20 epochs
-  (4,486 steps). Measured: `python benchmarks/bench_vgg.py --widths=0.25 --batch=128`
-  (the step of this config, 48×48, augmentation and EMA included, median of 5 timed steps)
-  on the 2-core CPU while other jobs loaded it (load average 15-23): 39.8 img/s wall, and
-  125.5 images per CPU-second of the process, i.e. about 200-250 img/s on two idle cores
-  (XLA's two threads do not scale perfectly): 20 epochs = 574,180 images ≈ 40-48 min, plus
-  about 1 min of compilation and 15 s of evaluation. On a loaded machine it takes longer
-  (at 40 img/s, 4 h): lower `epochs=` there.
+- cpu: width ×0.5 (32–256 channels, 1,174,439 parameters with 7 classes), batch 128, 16
+  epochs (3,589 steps). Measured with `python benchmarks/bench_vgg.py --widths=0.25,0.5`
+  (this config's step at 48×48: augmentation and EMA included; median of 5 timed steps) while
+  five other jobs loaded the 2-core CPU (load average 15-28): 12.4 img/s wall, 45.2 images per
+  CPU-second of the process. Calibration under the same load: Sun attention's step
+  (144×112, batch 32) gave 12.2 images per CPU-second against 51.1 img/s on the quiet machine
+  (docs/performance.md), a factor of 4.2; so this step runs at about 190 img/s on the quiet
+  machine: 16 epochs = 459,344 images ≈ 40 min, plus about 1 min of compilation and 20 s of
+  evaluation (3,589 images). On a loaded machine it takes longer: lower `epochs=` there.
+  (Width ×0.25: 125.5 images per CPU-second, about 3× faster.)
 - gpu: full width (4,689,735 parameters with 7 classes), batch 256, 60 epochs, bfloat16 compute,
   device-resident input, flip TTA (the probe of this recipe, without EMA, rotation and erasing,
   reached 73.1 % in 24 s of training on one H200).
@@ -61,7 +63,7 @@ DEFAULTS = {
 # FERSynth faces are rendered at FER-2013's size, so that the default run is its stand-in.
 FERSYNTH_SIZE = (48, 48)
 BUDGETS = {
-    "cpu": {"width": 0.25, "batch": 128, "epochs": 20.0, "compute_dtype": "float32",
+    "cpu": {"width": 0.5, "batch": 128, "epochs": 16.0, "compute_dtype": "float32",
             "placement": "auto", "tta": "none",
             "batch_augment": {"translate": 4, "rotation": 0.0, "erasing": 0.0, "mixup": 0.0}},
     "gpu": {"width": 1.0, "batch": 256, "epochs": 60.0, "compute_dtype": "bfloat16",
@@ -69,13 +71,6 @@ BUDGETS = {
             "batch_augment": {"translate": 4, "rotation": 10.0, "erasing": 0.25, "mixup": 0.0}},
 }
 PEAK_LR_PER_256 = 0.1
-
-
-def native_size(name: str, variant: str = "") -> int | tuple[int, int]:
-    """The image size a real builder config stores by default (FER-2013: 48)."""
-    from ferjax.data import builders
-
-    return builders.builder_class(name)._base_config(variant or None).image_size
 
 
 def get_config(arg=None):
@@ -93,7 +88,7 @@ def get_config(arg=None):
         c.data.channels = 1
     else:
         c.data, c.protocol = pieces.real_data(a.data, a.data_config,
-                                              image_size=native_size(a.data, a.data_config))
+                                              image_size=pieces.native_size(a.data, a.data_config))
     c.data.label_space = "canonical8" if a.classes == 8 else "seven"
     # Whole faces: translation replaces cropping (the crop is the stored size).
     c.data.augment = {"random_crop": False, "flip": True, "brightness": 0.0,

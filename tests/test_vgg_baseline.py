@@ -134,16 +134,16 @@ def test_config_budgets_and_arguments():
     cpu = vgg_fer.get_config("data=fer2013,cpu")
     assert cpu.data.name == "fer2013" and cpu.data.builder_kwargs.image_size == 48
     assert tuple(cpu.data.crop_size) == (48, 48) and cpu.data.label_space == "seven"
-    assert cpu.train.num_steps == 0 and cpu.train.num_epochs == 20.0
-    assert cpu.model.width_multiplier == 0.25 and cpu.train.schedule.lr == pytest.approx(0.05)
+    assert cpu.train.num_steps == 0 and cpu.train.num_epochs == 16.0
+    assert cpu.model.width_multiplier == 0.5 and cpu.train.schedule.lr == pytest.approx(0.05)
     assert cpu.losses.emotion_ce.label_smoothing == 0.1 and cpu.train.ema_decay == 0.999
-    assert loop.num_train_steps(cpu.train, 28_709) == 4_486
+    assert loop.num_train_steps(cpu.train, 28_709) == 3_589
     gpu = vgg_fer.get_config("data=fer2013,gpu")
     assert (gpu.train.batch_size, gpu.train.num_epochs, gpu.model.width_multiplier) == \
         (256, 60.0, 1.0)
     assert (gpu.train.compute_dtype, gpu.data.placement, gpu.eval.tta) == \
         ("bfloat16", "device", "flip")
-    assert vgg_fer.get_config(None).train.num_epochs == 20.0     # the cpu budget by default
-    assert vgg_fer.get_config("epochs=3,width=0.5").model.width_multiplier == 0.5
+    assert vgg_fer.get_config(None).train.num_epochs == 16.0     # the cpu budget by default
+    assert vgg_fer.get_config("epochs=3,width=0.25").model.width_multiplier == 0.25
     with pytest.raises(ValueError, match="cpu and gpu"):
         vgg_fer.get_config("cpu,gpu")
