@@ -137,6 +137,28 @@ def native_size(name: str, variant: str = "") -> int | tuple[int, int]:
     return builders.builder_class(name)._base_config(variant or None).image_size
 
 
+# Real-data training budgets in epochs: about 300k images for the large in-the-wild sets
+# (FER-2013's 28,709 faces × 10 epochs; RAF-DB's 12,271 × 20; AffectNet's ~288k × 1) and 50
+# epochs for the lab datasets (CK+, JAFFE, RaFD, KDEF, ...: a few hundred to 5k training faces
+# per fold, a few thousand steps). Configs scale them; `paper` arguments keep the papers' own.
+REAL_EPOCHS = {"fer2013": 10.0, "rafdb": 20.0, "affectnet": 1.0}
+LAB_EPOCHS = 50.0
+# Builders whose faces are stored pre-cropped and small (FER-2013's 48×48) train at that size:
+# upscaling costs the square of the factor in compute and adds no information.
+SMALL_FACE_SIDE = 64
+
+
+def real_epochs(name: str) -> float:
+    """The default real-data budget of builder `name`, in epochs (REAL_EPOCHS, LAB_EPOCHS)."""
+    return REAL_EPOCHS.get(name, LAB_EPOCHS)
+
+
+def small_faces(name: str, variant: str = "") -> bool:
+    """Whether a builder stores pre-cropped small faces (native side ≤ SMALL_FACE_SIDE)."""
+    size = native_size(name, variant)
+    return (size if isinstance(size, int) else max(size)) <= SMALL_FACE_SIDE
+
+
 # Preprocessing fields of the real builders (ferjax.data.real.builder.RealConfig) that configs
 # always spell out, so that `--config.data.builder_kwargs.<field>=...` can override them.
 PREPROCESS_FIELDS = ("crop", "mask", "illumination")

@@ -18,30 +18,16 @@ DEFAULTS = {
     "beta": 1.0,
     "bn": True,             # BatchNorm after each convolution (not in the paper; see docstring)
     "steps": 0,             # 0: 300 on FERSynth; real data trains `epochs` instead
-    "epochs": 0.0,          # real data; 0: the dataset's budget (REAL_EPOCHS)
+    "epochs": 0.0,          # real data; 0: the dataset's budget (pieces.real_epochs)
     "batch": 0,             # 0: 32 on FERSynth, 64 on real data
     "cv": False,            # 5-fold subject-independent cross-validation (the paper's protocol)
     "runlocal": False,      # seconds-long smoke run
 }
 
 
-# Real-data budgets in epochs (batch 64, Adam 1e-3 with cosine decay). FER-2013 (28,709 faces
-# of 48×48): 10 epochs, 4,486 steps; the same model, 7 classes, cosine, 2,600 steps of 64
-# reached 59.2 % PrivateTest and was still improving, and a PyTorch twin 60.3 % after 20 epochs.
-# AffectNet (~288k) and RAF-DB (12k) get about as many images; the lab datasets (CK+, JAFFE,
-# RaFD, KDEF, a few hundred to 5k images per training fold) 50 epochs, several thousand steps,
-# as the paper's long training on RaFD needed.
-REAL_EPOCHS = {"fer2013": 10.0, "affectnet": 1.0, "rafdb": 20.0}
-LAB_EPOCHS = 50.0
-# Datasets whose faces are stored pre-cropped and small (FER-2013's 48×48) train at their own
-# size: upscaling them to the paper's 160×125 costs ~7× the compute and adds nothing.
-SMALL_FACE_SIDE = 64
-
-
-def small_faces(name: str, data_config: str) -> bool:
-    """Whether a builder stores pre-cropped small faces (native side ≤ SMALL_FACE_SIDE)."""
-    size = pieces.native_size(name, data_config)
-    return (size if isinstance(size, int) else max(size)) <= SMALL_FACE_SIDE
+# Real-data budgets: pieces.real_epochs (FER-2013: 10 epochs of 64, 4,486 steps; the same
+# model, 7 classes, cosine, 2,600 steps of 64 reached 59.2 % PrivateTest and was still
+# improving, and a PyTorch twin 60.3 % after 20 epochs).
 
 
 def real_setup(name: str, data_config: str) -> dict:
@@ -51,7 +37,7 @@ def real_setup(name: str, data_config: str) -> dict:
     trimmed to a multiple of 16 for the four poolings; every other dataset gets the paper's
     preprocessing (real_preprocessing).
     """
-    if not small_faces(name, data_config):
+    if not pieces.small_faces(name, data_config):
         return real_preprocessing(data_config)
     size = pieces.native_size(name, data_config)
     h, w = (size, size) if isinstance(size, int) else size
@@ -90,7 +76,7 @@ def get_config(model_name: str, arg: str | None):
     else:
         c.data, c.protocol = pieces.real_data(a.data, a.data_config,
                                               **real_setup(a.data, a.data_config))
-        if small_faces(a.data, a.data_config):
+        if pieces.small_faces(a.data, a.data_config):
             # Whole faces: a 4-pixel reflect-pad translation in the step stands in for the
             # paper's random-crop jitter (13 of 125 pixels).
             c.data.batch_augment.translate = 4
@@ -105,7 +91,7 @@ def get_config(model_name: str, arg: str | None):
         # augmentation (as the PyTorch twin's 60.3 %): docs/decisions.md "Real-data budgets".
         c.train.batch_size = a.batch or 64
         c.train.num_steps = a.steps
-        c.train.num_epochs = a.epochs or REAL_EPOCHS.get(a.data, LAB_EPOCHS)
+        c.train.num_epochs = a.epochs or pieces.real_epochs(a.data)
         c.train.schedule = {"kind": "cosine", "lr": 1e-3, "warmup_steps": 0}
         c.train.ema_decay = 0.999
         c.eval.tta = "flip"

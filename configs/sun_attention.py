@@ -14,10 +14,10 @@ EMA, flip TTA; test = PrivateTest):
 Arguments (comma-separated): data=front|pose|wild|<real builder>, classes=8|7,
 variant=free|symmetric, beta=1.0, bn=True|False (BatchNorm, not in the paper: bn=False is the
 paper's exact network), steps=0 (300 on FERSynth; > 0 overrides epochs), epochs=0 (real data:
-the dataset's budget, configs/sun.py REAL_EPOCHS), batch=0 (32 on FERSynth, 64 on real data),
+the dataset's budget, configs/pieces.py REAL_EPOCHS), batch=0 (32 on FERSynth, 64 on real data),
 cv, runlocal.
 
-Real-data budgets (configs/sun.py; runtimes on the 2-core CPU, extrapolated from timed steps
+Real-data budgets (configs/pieces.py REAL_EPOCHS; runtimes on the 2-core CPU, extrapolated from timed steps
 on random batches of the same size, as no real data ships here): FER-2013 10 epochs (4,486
 steps of 64 at 48×48): the step ran at 84.5 images per CPU-second on the loaded machine, which
 the calibration of configs/vgg_fer.py (×4.2) makes ≈ 350 img/s quiet, so ≈ 14 min of

@@ -33,3 +33,21 @@ def test_sun_fersynth_defaults_are_unchanged(module):
     assert dict(c.train.schedule) == {"kind": "constant", "lr": 1e-3}
     assert c.train.ema_decay == 0.0 and c.eval.tta == "none"
     assert c.data.batch_augment.translate == 0 and tuple(c.data.crop_size) == (144, 112)
+
+
+def test_other_configs_train_epochs_on_real_data_and_keep_fersynth_steps():
+    from configs import emotional_dan, feratt, jalal_self_attention
+    jalal = jalal_self_attention.get_config("data=fer2013")
+    assert jalal.data.builder_kwargs.image_size == 48 and tuple(jalal.data.crop_size) == (48, 48)
+    assert (jalal.train.num_steps, jalal.train.num_epochs) == (0, 10.0)
+    assert tuple(jalal_self_attention.get_config("data=kdef").data.crop_size) == (224, 224)
+    assert jalal_self_attention.get_config("paper").train.num_epochs == 700.0
+    assert jalal_self_attention.get_config(None).train.num_steps == 400
+    dan = emotional_dan.get_config("data=ckplus")
+    assert dan.stagewise.stage_steps == 0 and dan.train.num_epochs == 50.0
+    assert emotional_dan.get_config("data=affectnet,paper").train.num_epochs == 40.0
+    fersynth_dan = emotional_dan.get_config(None)
+    assert fersynth_dan.stagewise.stage_steps == 300 and fersynth_dan.train.num_epochs == 40.0
+    assert feratt.get_config("data=ckplus").train.num_epochs == 50.0
+    assert feratt.get_config("data=ckplus,epochs=3").train.num_epochs == 3.0
+    assert feratt.get_config(None).train.num_steps == 400
