@@ -18,8 +18,8 @@ Method, each choice with its source (docs/decisions.md, "VGG-style FER baseline"
 - Network (ferjax/models/vgg.py): Khaireddin & Chen 2021 (73.28 % on FER-2013 PrivateTest,
   the best single network without extra data): 4 stages of 2× (3×3 conv, BatchNorm, ReLU),
   2×2 max-pool, widths 64–512; global average pooling, dropout 0.3, one dense layer.
-- SGD with Nesterov momentum 0.9, weight decay 5e-4 (Khaireddin & Chen; the FER-2013 VGG
-  literature), one-cycle learning rate (Smith & Topin 2019) peaking at 0.1 for batch 256,
+- SGD with Nesterov momentum 0.9 (Khaireddin & Chen's best optimiser), weight decay 5e-4 (the
+  probe), one-cycle learning rate (Smith & Topin 2019) peaking at 0.1 for batch 256,
   scaled linearly with the batch (Goyal et al. 2017).
 - Label smoothing 0.1 (Szegedy et al. 2016; Müller et al. 2019).
 - Augmentation: horizontal flips and reflect-pad-4 random translation (the 48×48 analogue of

@@ -2,11 +2,11 @@
 
 Khaireddin & Chen 2021, "Facial Emotion Recognition: State of the Art Performance on FER2013"
 (73.28 % PrivateTest): four stages of two 3×3 convolutions, each followed by BatchNorm and
-ReLU, then a 2×2 max-pool; widths 64, 128, 256, 512. Their classifier is two 4096-unit fully
-connected layers on the flattened 3×3×512 map; here the map is global-average-pooled, then
-dropout and one dense layer, as the probe of 8 convolutions + BN + GAP + dropout 0.3 that
-reached 73.1 % in 60 epochs: ~8× fewer parameters and any input size works (48×48 FER-2013,
-or the larger crops of other datasets).
+ReLU, then a 2×2 max-pool; widths 64, 128, 256, 512. Their classifier is fully connected
+layers on the flattened 3×3×512 map; here the map is global-average-pooled, then dropout and
+one dense layer, as the probe of 8 convolutions + BN + GAP + dropout 0.3 that reached 73.1 % in
+60 epochs: far fewer parameters, and any input size works (48×48 FER-2013, or the larger faces
+of other datasets).
 Input: float32 (B, H, W, C); H and W at least 16 (four poolings).
 `width_multiplier` scales every stage's width (rounded, at least 8), so a CPU budget can train a
 narrower copy of the same network.
