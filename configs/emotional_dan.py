@@ -9,7 +9,9 @@ The paper's experiment (AffectNet, 224×224, full Table 1 widths, batch 50, 40 e
   python launch.py --config=configs/emotional_dan.py:data=affectnet,paper
 Smoke run (seconds):                                     ...emotional_dan.py:runlocal
 Arguments (comma-separated): data=wild|front|pose|<real builder>, classes=7|3|8, stages=2,
-loss=joint|code|emotion, steps=300 (per phase), fine_tune=0 (steps of a last all-stage phase),
+loss=joint|code|emotion, steps=0 (per phase: 300 on FERSynth; > 0 overrides epochs),
+epochs=0 (per phase, real data: the dataset's budget, configs/pieces.py REAL_EPOCHS: 50 for
+the lab datasets, 1 for AffectNet; `paper`: 40), fine_tune=0 (steps of a last all-stage phase),
 batch=32, size=0 (square input side; 0 = FERSynth's 144×112 centre crop, or 224 for real
 data), width=8 (base channels; Table 1 = 64), fc=64 (fc1 units; Table 1 = 256),
 stage_opt=sgd_clr|adam (optimiser of stages ≥ 2), stop1=0 (> 0: stage 1 trains until the
@@ -25,7 +27,11 @@ SGD and the triangular cyclical LR 1e-4..0.05 (half cycle 10k steps in the paper
 here); workdir/stagewise.json collects the phases' results, and the final model's evaluators
 write workdir/landmarks.json (NME per stage, CED), workdir/gradcam.json (Table 5) and, with
 `cross`, workdir/cross_dataset.{json,md}.
-Expected on a 2-core CPU: see docs/performance.md (measured there, not promised here).
+Expected on a 2-core CPU: see docs/performance.md (measured there, not promised here). Real
+data at 224×224 with the CPU widths: a stage-2 step ran at 29 img/s at 112×112
+(docs/performance.md), so about 7 img/s at 224: 50 epochs of a 1,000-face CK+ training fold
+≈ 2 h per phase; with `paper` widths it is an accelerator's job. The cyclical rate's half
+cycle is the code's 10k steps when phases train epochs.
 """
 
 from ferjax.configs import pieces
@@ -36,7 +42,8 @@ DEFAULTS = {
     "classes": 7,
     "stages": 2,
     "loss": "joint",        # joint (paper 0.4/0.6) | code (0.5/0.5) | emotion (CE only)
-    "steps": 300,           # steps per phase
+    "steps": 0,             # steps per phase; 0: 300 on FERSynth, real data trains `epochs`
+    "epochs": 0.0,          # per phase, real data; 0: the dataset's (configs/pieces.py)
     "fine_tune": 0,         # steps of an extra phase that trains all stages together
     "batch": 32,
     "size": 0,              # square model input side; 0: FERSynth 144×112 crops, real data 224
@@ -84,8 +91,11 @@ def get_config(arg=None):
         raise ValueError(f"config argument classes={a.classes}; expected 3, 7 or 8")
     if a.stages < 1:
         raise ValueError(f"config argument stages={a.stages}; expected at least 1")
+    real = a.data not in FERSYNTH_VARIANTS
     if a.paper:
-        a.update({"size": 224, "width": 64, "fc": 256, "batch": 50, "steps": 0})
+        a.update({"size": 224, "width": 64, "fc": 256, "batch": 50, "steps": 0, "epochs": 40.0})
+    elif not real:
+        a.steps = a.steps or 300
     if a.size % 16 or a.size < 0:
         raise ValueError(f"config argument size={a.size}; must be 0 (dataset default) or a "
                          f"multiple of 16")
@@ -113,7 +123,8 @@ def get_config(arg=None):
     c.data.normalisation = "per_pixel"
 
     c.train.batch_size = a.batch
-    c.train.num_epochs = 40.0
+    # Phases with steps ≤ 0 train num_epochs epochs each (ferjax/runs/stagewise.py).
+    c.train.num_epochs = a.epochs or (pieces.real_epochs(a.data) if real else 40.0)
     c.train.log_every = 50
     c.train.checkpoint_every = 200
     c.train.trainable = ""

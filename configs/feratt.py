@@ -17,8 +17,13 @@ Arguments (comma-separated): variant=baseline|cls|rep_cls, data=<FERSynth config
 with masks>, render (default on; render=false uses the records as they are, target image ⊗ mask),
 backgrounds=fersynth (FERSynth's procedural backgrounds; "" a simpler built-in generator) or an
 image folder, crop=landmarks|detect (real datasets: the face crop whose landmark hull gives
-the mask), size=64|128, classes=8|7, steps=400, batch=32, noise=0.0 (σ of the noisy data
-sets), paper, small, cv, runlocal. ImageNet ResNet34 weights for G_att: --config.model.resnet34_weights=/path/resnet34.npz
+the mask), size=64|128, classes=8|7, steps=0 (400 on FERSynth; > 0 overrides epochs),
+epochs=0 (real data: the dataset's budget, configs/pieces.py REAL_EPOCHS, 50 for the lab
+datasets; `paper`: 60), batch=32, noise=0.0 (σ of the noisy data sets), paper, small, cv,
+runlocal. Real data needs landmarks or a detector for the face masks (not FER-2013's bare
+48×48 faces). Runtime of real data on the 2-core CPU, from the measured steps
+(docs/performance.md: full FERAtt 4.9 img/s, `small` 92 img/s at 64×64): 50 epochs of a
+1,000-face lab fold ≈ 3 h full width, 9 min `small`. ImageNet ResNet34 weights for G_att: --config.model.resnet34_weights=/path/resnet34.npz
 (convert a torchvision state_dict with scripts/convert_resnet34.py).
 
 Defaults are a short CPU schedule with the authors' code settings where the paper is silent:
@@ -38,7 +43,8 @@ DEFAULTS = {
     "backgrounds": "fersynth",
     "size": 64,
     "classes": 8,
-    "steps": 400,
+    "steps": 0,             # 0: 400 on FERSynth; real data trains `epochs` instead
+    "epochs": 0.0,          # real data; 0: the dataset's budget (configs/pieces.py REAL_EPOCHS)
     "batch": 32,
     "paper": False,
     "small": False,
@@ -117,7 +123,9 @@ def get_config(arg=None):
     }
     c.losses = _losses(a.variant)
     c.train.batch_size = a.batch
-    c.train.num_steps = a.steps
+    real = a.data not in ("front", "pose", "wild", "composite")
+    c.train.num_steps = a.steps if real else (a.steps or 400)
+    c.train.num_epochs = a.epochs or (pieces.real_epochs(a.data) if real else 10.0)
     c.train.log_every = 20
     c.train.checkpoint_every = 100
     c.train.optimizer = {"name": "amsgrad", "grad_clip_norm": 0.0}

@@ -16,8 +16,17 @@ show, 224×224 RGB), e.g. on an accelerator:
 Smoke run (seconds):  ...jalal_self_attention.py:runlocal
 Arguments (comma-separated): data=wild|front|pose|<real builder>, classes=8|7,
 attention=True|False, gamma=random|zero, dropout=0.15 (paper: 0.85), imbalanced, balance,
-target=<count>|mean|median|max|min, replicate=fill|whole, steps, batch, lr, crop, paper,
-runlocal.
+target=<count>|mean|median|max|min, replicate=fill|whole, steps=0 (400 on FERSynth; > 0
+overrides epochs), epochs=0 (real data: the dataset's budget), batch, lr, crop, paper, runlocal.
+Real data trains epochs (configs/pieces.py REAL_EPOCHS: FER-2013 10, RAF-DB 20, AffectNet 1,
+lab datasets 50) at the paper's 224×224 crops of 256-pixel faces, or, for pre-cropped small
+faces (FER-2013), at their own 48×48, e.g.
+  python launch.py --config=configs/jalal_self_attention.py:data=fer2013,classes=7 \
+      --config.data.manual_dir=<folder holding fer2013.csv>
+Runtime on the 2-core CPU, extrapolated from timed steps (docs/decisions.md, "Jalal et al.
+2019": 1.8 img/s at 224×224×3, 39 img/s at 64×64×1): FER-2013's 10 epochs at 48×48 (about
+the 64×64 rate or better) ≈ 2 h; a 1,000-face lab fold's 50 epochs at 224 ≈ 8 h, an
+accelerator's job.
 
 Expected on a 2-core CPU: the README results table and docs/decisions.md ("Jalal et al. 2019")
 give the measured runtime and accuracy; nothing is promised here.
@@ -37,7 +46,8 @@ DEFAULTS = {
     "balance": False,       # Jalal's class balancing: down-sample large, replicate small
     "target": "mean",       # examples per class when balancing (paper: 13000)
     "replicate": "fill",    # fill (exactly target) | whole (the paper's whole-copy counts)
-    "steps": 400,
+    "steps": 0,             # 0: 400 on FERSynth; real data trains `epochs` instead
+    "epochs": 0.0,          # real data; 0: the dataset's budget (configs/pieces.py REAL_EPOCHS)
     "batch": 16,
     "lr": 1e-3,             # short CPU schedule; the paper's Adam rate 1e-4 comes with `paper`
     "crop": 96,             # FERSynth model input side (random crops of crop·7/6 renders;
@@ -73,6 +83,12 @@ def get_config(arg=None):
         # protocol uses AffectNet's validation set as the test set, as the paper.
         c.data, c.protocol = pieces.real_data("affectnet", f"csv{a.classes}", image_size=256,
                                               grey=False, crop_size=(224, 224))
+    elif pieces.small_faces(a.data):
+        # Pre-cropped small faces (FER-2013's 48×48) at their own size, whole; a 4-pixel
+        # translation in the step instead of the paper's crops of 256-pixel images.
+        size = pieces.native_size(a.data)
+        c.data, c.protocol = pieces.real_data(a.data, image_size=size, grey=False)
+        c.data.batch_augment.translate = 4
     else:
         c.data, c.protocol = pieces.real_data(a.data, image_size=256, grey=False,
                                               crop_size=(224, 224))
@@ -89,7 +105,9 @@ def get_config(arg=None):
     c.train.schedule = {"kind": "constant", "lr": a.lr}
     c.train.log_every = 25
     c.train.checkpoint_every = 200
-    c.train.num_steps = a.steps
+    real = a.data not in ("front", "pose", "wild")
+    c.train.num_steps = a.steps if real else (a.steps or 400)
+    c.train.num_epochs = a.epochs or (pieces.real_epochs(a.data) if real else 10.0)
     if a.paper:
         c.train.num_steps = 0
         c.train.num_epochs = 700.0

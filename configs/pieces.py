@@ -47,7 +47,7 @@ def base() -> mlc.ConfigDict:
     c.seed = 0
     c.protocol = "holdout"          # a runner of ferjax.runs: holdout | kfold | stagewise
     c.model = mlc.ConfigDict({"name": ""})
-    c.losses = mlc.ConfigDict({"emotion_ce": {"weight": 1.0}})
+    c.losses = mlc.ConfigDict({"emotion_ce": {"weight": 1.0, "label_smoothing": 0.0}})
     c.train = mlc.ConfigDict({
         "batch_size": 32,
         "num_steps": 0,             # > 0 overrides num_epochs
@@ -68,6 +68,7 @@ def base() -> mlc.ConfigDict:
         "optimizer": {"name": "adam", "b1": 0.9, "b2": 0.999, "eps": 1e-8,
                       "grad_clip_norm": 0.0},
         "schedule": {"kind": "constant", "lr": 1e-3},
+        "ema_decay": 0.0,           # > 0: EMA of the weights, used for evaluation (train/ema.py)
     })
     # tta: test-time augmentation of every evaluation, "none" | "flip" | "ten_crop"
     # (ferjax.evaluation.tta; ten_crop needs stored images larger than config.data.crop_size).
@@ -125,6 +126,9 @@ def fersynth_data(variant: str = "front", **builder_kwargs) -> mlc.ConfigDict:
         "stats_examples": 1024,
         "augment": {"random_crop": True, "flip": True, "brightness": 0.0,
                     "contrast": (1.0, 1.0), "photometric_space": "pixels"},
+        # In-step augmentation of the whole batch (ferjax.data.batch_augment): reflect-pad
+        # translation (pixels), rotation (degrees), random erasing (probability), mixup (α).
+        "batch_augment": {"translate": 0, "rotation": 0.0, "erasing": 0.0, "mixup": 0.0},
         "normalisation": "per_channel",  # or "per_pixel" (a mean and a std image)
         "noise_sigma": 0.0,         # > 0: noisy training and test sets (FERAtt §4.4)
         # Training input: "auto" keeps the decoded training split on the devices when it fits
@@ -135,6 +139,35 @@ def fersynth_data(variant: str = "front", **builder_kwargs) -> mlc.ConfigDict:
         "workers": -1,              # host-path grain worker processes; -1 = from os.cpu_count(),
                                     # 0 = in-process (ferjax.data.pipeline.resolve_workers)
     })
+
+
+def native_size(name: str, variant: str = "") -> int | tuple[int, int]:
+    """The image size a real builder config stores by default (FER-2013: 48, its 48×48 faces)."""
+    from ferjax.data import builders
+
+    return builders.builder_class(name)._base_config(variant or None).image_size
+
+
+# Real-data training budgets in epochs: about 300k images for the large in-the-wild sets
+# (FER-2013's 28,709 faces × 10 epochs; RAF-DB's 12,271 × 20; AffectNet's ~288k × 1) and 50
+# epochs for the lab datasets (CK+, JAFFE, RaFD, KDEF, ...: a few hundred to 5k training faces
+# per fold, a few thousand steps). Configs scale them; `paper` arguments keep the papers' own.
+REAL_EPOCHS = {"fer2013": 10.0, "rafdb": 20.0, "affectnet": 1.0}
+LAB_EPOCHS = 50.0
+# Builders whose faces are stored pre-cropped and small (FER-2013's 48×48) train at that size:
+# upscaling costs the square of the factor in compute and adds no information.
+SMALL_FACE_SIDE = 64
+
+
+def real_epochs(name: str) -> float:
+    """The default real-data budget of builder `name`, in epochs (REAL_EPOCHS, LAB_EPOCHS)."""
+    return REAL_EPOCHS.get(name, LAB_EPOCHS)
+
+
+def small_faces(name: str, variant: str = "") -> bool:
+    """Whether a builder stores pre-cropped small faces (native side ≤ SMALL_FACE_SIDE)."""
+    size = native_size(name, variant)
+    return (size if isinstance(size, int) else max(size)) <= SMALL_FACE_SIDE
 
 
 # Preprocessing fields of the real builders (ferjax.data.real.builder.RealConfig) that configs

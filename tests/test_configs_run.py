@@ -43,7 +43,7 @@ def fersynth_records(data_cfg, split: str, subjects: int) -> sources.ListSource:
 def test_every_experiment_config_is_covered():
     assert set(experiment_configs()) == {"sun_attention", "sun_baseline", "sun_gap",
                                          "jalal_self_attention", "feratt", "emotional_dan",
-                                         "cross_paper"}
+                                         "cross_paper", "vgg_fer"}
 
 
 @pytest.mark.parametrize("name", experiment_configs())

@@ -24,6 +24,7 @@ _REGISTRY: dict[str, str] = {
     "jalal_self_attention": "ferjax.models.jalal:JalalSelfAttentionNet:jalal_from_config",
     "emotional_dan": "ferjax.models.emotional_dan:EmotionalDAN:emotional_dan_from_config",
     "feratt": "ferjax.models.feratt:FERAtt:feratt_from_config",
+    "vgg_fer": "ferjax.models.vgg:VGGFER:vgg_from_config",
 }
 
 

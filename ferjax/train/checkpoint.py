@@ -175,7 +175,8 @@ def has_best(workdir: str | Path) -> bool:
 def restore_variables(workdir: str | Path, which: str = "selected") -> dict:
     """{"params", "batch_stats"} of one of a run's checkpoints (CHECKPOINTS): "selected"
     (default; what config.train.init_from starts from), "last" (the newest) or "best" (by
-    the run's selection metric, workdir/checkpoints_best).
+    the run's selection metric, workdir/checkpoints_best); their EMA when the run kept one
+    (the weights it was evaluated with).
 
     Only the model's variables: the optimiser state, step and input iterator of that run are not
     read, so a run with another optimiser (a later stage of stage-wise training) can start from
@@ -195,5 +196,8 @@ def restore_variables(workdir: str | Path, which: str = "selected") -> dict:
         raise FileNotFoundError(f"config.train.init_from: no checkpoint in {directory}")
     restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
     manager.close()
+    if restored.state.get("ema"):  # a run with an EMA of its weights is evaluated on the EMA
+        return {"params": restored.state["ema"]["params"],
+                "batch_stats": restored.state["ema"].get("batch_stats", {}) or {}}
     return {"params": restored.state["params"],
             "batch_stats": restored.state.get("batch_stats", {}) or {}}

@@ -27,8 +27,9 @@ from ferjax.data import pipeline
 from ferjax.evaluation import metrics as metrics_lib, tta
 from ferjax.files import write_json
 from ferjax.models import build_model, load_pretrained
-from ferjax.train import (best as best_lib, checkpoint, dispatch, distributed, feed, optim,
-                          precision, selection, state as state_lib, steps, tta_step, writers)
+from ferjax.train import (best as best_lib, checkpoint, dispatch, distributed, ema, feed,
+                          optim, precision, selection, state as state_lib, steps, tta_step,
+                          writers)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -216,6 +217,8 @@ def train(config, workdir: str | Path) -> TrainedModel:
     if train_cfg.get("init_from", ""):
         # Start from another run's weights (a resumable checkpoint below still takes priority).
         state = state_lib.warm_start(state, checkpoint.restore_variables(train_cfg.init_from))
+    ema_decay = float(train_cfg.get("ema_decay", 0.0))
+    state = ema.init(state, ema_decay)  # after warm_start: the EMA starts at the initial weights
     if is_main:
         logging.info("parameters:\n%s", state_lib.parameter_overview(state.params))
         print(state_lib.parameter_overview(state.params), flush=True)
@@ -249,7 +252,9 @@ def train(config, workdir: str | Path) -> TrainedModel:
             print(f"resumed from checkpoint at step {start_step}", flush=True)
 
     loss_terms = {name: dict(v) for name, v in config.losses.items()}
-    train_step = functools.partial(steps.train_step, loss_terms=loss_terms, compute_dtype=dtype)
+    train_step = functools.partial(steps.train_step, loss_terms=loss_terms, compute_dtype=dtype,
+                                   batch_augment=dict(config.data.get("batch_augment", {})),
+                                   ema_decay=ema_decay)
     caller = dispatch.StepCaller(
         train_input.step_fn(train_step, config.seed, train_cfg.batch_size), repl, k,
         stacked=not train_input.on_device)

@@ -31,7 +31,9 @@ def make_schedule(cfg: Mapping[str, Any], num_steps: int) -> optax.Schedule:
     """Learning-rate schedule from config.train.schedule.
 
     kinds: "constant" (lr), "cosine" (lr, warmup_steps, decayed to lr·final_fraction),
-    "triangular" (low, high, half_cycle).
+    "triangular" (low, high, half_cycle), "onecycle" (Smith & Topin 2019 as optax's
+    cosine_onecycle_schedule: from lr/div_factor up to the peak lr over pct_start of the run,
+    then cosine down to lr/(div_factor·final_div_factor)).
     """
     kind = cfg["kind"]
     if kind == "constant":
@@ -44,12 +46,21 @@ def make_schedule(cfg: Mapping[str, Any], num_steps: int) -> optax.Schedule:
                 "final_fraction", 0.0))
     if kind == "triangular":
         return triangular_cyclical_schedule(cfg["low"], cfg["high"], int(cfg["half_cycle"]))
-    raise ValueError(f"config.train.schedule.kind={kind!r}; expected 'constant', 'cosine' or "
-                     "'triangular'")
+    if kind == "onecycle":
+        return optax.cosine_onecycle_schedule(
+            transition_steps=max(num_steps, 1), peak_value=cfg["lr"],
+            pct_start=cfg.get("pct_start", 0.3), div_factor=cfg.get("div_factor", 25.0),
+            final_div_factor=cfg.get("final_div_factor", 1e4))
+    raise ValueError(f"config.train.schedule.kind={kind!r}; expected 'constant', 'cosine', "
+                     "'triangular' or 'onecycle'")
 
 
 def make_optimizer(cfg: Mapping[str, Any], schedule: optax.Schedule) -> optax.GradientTransformation:
-    """Optimiser from config.train.optimizer: name "adam" | "adamw" | "sgd" (+ options)."""
+    """Optimiser from config.train.optimizer: name "adam" | "adamw" | "sgd" (+ options).
+
+    sgd takes momentum, nesterov and weight_decay; its weight decay is the L2 term added to the
+    gradient before momentum (PyTorch's SGD(weight_decay=...), which the FER papers used).
+    """
     name = cfg["name"]
     if name == "adam":
         opt = optax.adam(schedule, b1=cfg.get("b1", 0.9), b2=cfg.get("b2", 0.999),
@@ -59,7 +70,10 @@ def make_optimizer(cfg: Mapping[str, Any], schedule: optax.Schedule) -> optax.Gr
     elif name == "adamw":
         opt = optax.adamw(schedule, weight_decay=cfg.get("weight_decay", 1e-4))
     elif name == "sgd":
-        opt = optax.sgd(schedule, momentum=cfg.get("momentum") or None)
+        opt = optax.sgd(schedule, momentum=cfg.get("momentum") or None,
+                        nesterov=bool(cfg.get("nesterov", False)))
+        if cfg.get("weight_decay", 0.0):
+            opt = optax.chain(optax.add_decayed_weights(cfg["weight_decay"]), opt)
     else:
         raise ValueError(f"config.train.optimizer.name={name!r}; expected 'adam', 'amsgrad', "
                          "'adamw' or 'sgd'")

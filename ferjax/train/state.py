@@ -14,9 +14,12 @@ from flax.training import train_state
 
 
 class TrainState(train_state.TrainState):
-    """flax TrainState plus the model's non-trainable collections (BatchNorm statistics)."""
+    """flax TrainState plus the model's non-trainable collections (BatchNorm statistics) and,
+    when config.train.ema_decay > 0, an EMA of both ({"params", "batch_stats"}; ferjax.train.ema;
+    {} when off)."""
 
     batch_stats: Any = flax.struct.field(default_factory=dict)
+    ema: Any = flax.struct.field(default_factory=dict)
 
 
 def init_variables(model, rng: jax.Array, image_shape: tuple[int, ...]) -> dict:

@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 
 from ferjax import losses as loss_lib
+from ferjax.data import batch_augment as batch_augment_lib
+from ferjax.train import ema as ema_lib
 from ferjax.train.precision import cast_floats
 
 
@@ -28,6 +30,16 @@ def _forward(state, params, image, compute_dtype, **kwargs):
     return cast_floats(result, jnp.float32)
 
 
+def eval_forward(state, image, compute_dtype=jnp.float32):
+    """Inference-mode outputs (float32) of the weights a run is evaluated with: the EMA of the
+    variables when the state keeps one (ferjax.train.ema), else its params and statistics."""
+    variables = ema_lib.eval_variables(state)
+    result = state.apply_fn({**variables, "params": cast_floats(variables["params"],
+                                                                compute_dtype)},
+                            image.astype(compute_dtype), train=False)
+    return cast_floats(result, jnp.float32)
+
+
 def weighted_accuracy(logits: jnp.ndarray, batch: Mapping[str, Any]) -> jnp.ndarray:
     weights = batch.get("weight", jnp.ones(logits.shape[:1]))
     correct = (jnp.argmax(logits, -1) == batch["label"]).astype(jnp.float32)
@@ -39,11 +51,14 @@ def _all_finite(tree) -> jnp.ndarray:
 
 
 def train_step(state, batch: dict, rng: jax.Array, *, loss_terms: Mapping[str, Mapping],
-               compute_dtype=jnp.float32):
+               compute_dtype=jnp.float32, batch_augment: Mapping[str, Any] | None = None,
+               ema_decay: float = 0.0):
     """One optimiser step on a global batch.
 
     The forward and backward passes run in compute_dtype (ferjax.train.precision); the state
-    and the losses stay float32.
+    and the losses stay float32. `batch_augment` (config.data.batch_augment) transforms the
+    batch inside the step (ferjax.data.batch_augment); `ema_decay` > 0 updates the state's EMA
+    of the variables (ferjax.train.ema).
 
     A step whose loss or gradients are not finite leaves the state untouched and reports
     metrics["finite"] = 0, so the state is always the last good one when the loop stops.
@@ -53,6 +68,8 @@ def train_step(state, batch: dict, rng: jax.Array, *, loss_terms: Mapping[str, M
     """
     step_rng = jax.random.fold_in(rng, state.step)
     dropout_rng, loss_rng = jax.random.split(step_rng)
+    if batch_augment:
+        batch = batch_augment_lib.apply(batch, jax.random.fold_in(step_rng, 1), batch_augment)
 
     def loss_fn(params):
         outputs, updates = _forward(state, params, batch["image"], compute_dtype, train=True,
@@ -65,6 +82,7 @@ def train_step(state, batch: dict, rng: jax.Array, *, loss_terms: Mapping[str, M
         state.params)
     new_state = state.apply_gradients(grads=grads,
                                       batch_stats=updates.get("batch_stats", state.batch_stats))
+    new_state = ema_lib.update(new_state, ema_decay)
     finite = jnp.isfinite(loss) & _all_finite(grads)
     new_state = jax.tree_util.tree_map(lambda new, old: jnp.where(finite, new, old),
                                        new_state, state)
@@ -82,7 +100,7 @@ def eval_step(state, batch: dict, *, loss_terms: Mapping[str, Mapping],
     Returns per-example arrays (predictions, labels, weights) and the batch's summed loss terms
     so the loop can aggregate exact metrics over an evaluation set.
     """
-    outputs = _forward(state, state.params, batch["image"], compute_dtype, train=False)
+    outputs = eval_forward(state, batch["image"], compute_dtype)
     weights = batch["weight"]
     result = {"weight": weights}
     if "logits" in outputs:

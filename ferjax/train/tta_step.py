@@ -13,12 +13,12 @@ from ferjax.train import steps
 def eval_step(state, batch: dict, *, loss_terms: Mapping[str, Mapping], **step_options):
     """steps.eval_step on the centre crop (losses, labels, weights; step_options passed on),
     with the prediction the argmax of the probabilities averaged over batch["views"]
-    (B, V, h, w, C)."""
+    (B, V, h, w, C), computed with the same weights and compute dtype as the eval step."""
     result = steps.eval_step(state, {k: v for k, v in batch.items() if k != "views"},
                              loss_terms=loss_terms, **step_options)
-    variables = {"params": state.params, "batch_stats": state.batch_stats}
+    dtype = step_options.get("compute_dtype", jnp.float32)
     probabilities = tta.view_probabilities(
-        lambda x: state.apply_fn(variables, x, train=False), batch["views"])
+        lambda x: steps.eval_forward(state, x, dtype), batch["views"])
     result["prediction"] = jnp.argmax(probabilities, -1)
     return result
 
