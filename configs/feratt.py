@@ -17,8 +17,8 @@ Arguments (comma-separated): variant=baseline|cls|rep_cls, data=<FERSynth config
 with masks>, render (default on; render=false uses the records as they are, target image ⊗ mask),
 backgrounds=fersynth (FERSynth's procedural backgrounds; "" a simpler built-in generator) or an
 image folder, crop=landmarks|detect (real datasets: the face crop whose landmark hull gives
-the mask), size=64|128, classes=8|7, steps=400, batch=32, noise=0.0 (σ of the noisy data
-sets), paper, small, cv, runlocal. ImageNet ResNet34 weights for G_att: --config.model.resnet34_weights=/path/resnet34.npz
+the mask), size=64|128, classes=0|8|7 (0: the dataset's own, 7 without contempt),
+steps=400, batch=32, noise=0.0 (σ of the noisy data sets), paper, small, cv, runlocal. ImageNet ResNet34 weights for G_att: --config.model.resnet34_weights=/path/resnet34.npz
 (convert a torchvision state_dict with scripts/convert_resnet34.py).
 
 Defaults are a short CPU schedule with the authors' code settings where the paper is silent:
@@ -37,7 +37,7 @@ DEFAULTS = {
     "render": True,
     "backgrounds": "fersynth",
     "size": 64,
-    "classes": 8,
+    "classes": 0,           # 0: the dataset's (7 without contempt, else 8); 8 or 7
     "steps": 400,
     "batch": 32,
     "paper": False,
@@ -72,8 +72,9 @@ def get_config(arg=None):
     if a.variant not in VARIANTS:
         raise ValueError(f"config argument variant={a.variant!r}; expected one of "
                          f"{sorted(VARIANTS)}")
-    if a.classes not in (7, 8):
-        raise ValueError(f"config argument classes={a.classes}; expected 7 or 8")
+    if a.classes not in (0, 7, 8):
+        raise ValueError(f"config argument classes={a.classes}; expected 0 (the dataset's), 7 "
+                         "or 8")
     if a.crop not in ("landmarks", "detect"):
         raise ValueError(f"config argument crop={a.crop!r}; FERAtt's face masks need "
                          "crop=landmarks or crop=detect")
@@ -95,7 +96,7 @@ def get_config(arg=None):
         # Face masks are the landmark hulls, so the builder needs a landmark (or detector) crop.
         c.data, c.protocol = pieces.real_data(a.data, image_size=stored, grey=True,
                                               crop=a.crop, mask=True)
-    c.data.label_space = "canonical8" if a.classes == 8 else "seven"
+    c.data.label_space = pieces.label_space(a.classes, c.data)
     c.data.noise_sigma = float(a.noise)  # > 0: §4.4's noisy training and test sets
     # The code's loader: element i is a random training example of class i mod C.
     c.data.class_sampling = {"class_cycle": True}

@@ -14,7 +14,7 @@ show, 224×224 RGB), e.g. on an accelerator:
   python launch.py --config=configs/jalal_self_attention.py:paper \
       --config.data.manual_dir=/path/to/AffectNet
 Smoke run (seconds):  ...jalal_self_attention.py:runlocal
-Arguments (comma-separated): data=wild|front|pose|<real builder>, classes=8|7,
+Arguments (comma-separated): data=wild|front|pose|<real builder>, classes=0|8|7 (0: the dataset's),
 attention=True|False, gamma=random|zero, dropout=0.15 (paper: 0.85), imbalanced, balance,
 target=<count>|mean|median|max|min, replicate=fill|whole, steps, batch, lr, crop, paper,
 runlocal.
@@ -28,7 +28,7 @@ from ferjax.sweep import spec
 
 DEFAULTS = {
     "data": "wild",         # FERSynth front | pose | wild, or a real builder (affectnet, ...)
-    "classes": 8,           # 8 (canonical, the paper's AffectNet) or 7 (contempt dropped)
+    "classes": 0,           # 0: the dataset's (AffectNet: 8, the paper's); 8; or 7 (no contempt)
     "attention": True,      # False: the CNN without the self-attention block
     "gamma": "random",      # a1's γ initialisation: random (paper) | zero (SAGAN)
     "dropout": 0.15,        # d1's drop probability; `paper`: 0.85 (its "dropout rate"), which
@@ -56,8 +56,9 @@ def get_config(arg=None):
                   "crop": 224, "lr": 1e-4, "dropout": 0.85})
     if a.gamma not in ("random", "zero"):
         raise ValueError(f"config argument gamma={a.gamma!r}; expected random or zero")
-    if a.classes not in (7, 8):
-        raise ValueError(f"config argument classes={a.classes}; expected 7 or 8")
+    if a.classes not in (0, 7, 8):
+        raise ValueError(f"config argument classes={a.classes}; expected 0 (the dataset's), 7 "
+                         "or 8")
     c = pieces.base()
     c.model = pieces.model("jalal_self_attention", use_attention=a.attention,
                            gamma_init=a.gamma, dropout_rate=a.dropout)
@@ -71,12 +72,12 @@ def get_config(arg=None):
     elif a.data == "affectnet":
         # Faces resized to 256 RGB so the paper's random 224×224 crops (and flips) apply; the
         # protocol uses AffectNet's validation set as the test set, as the paper.
-        c.data, c.protocol = pieces.real_data("affectnet", f"csv{a.classes}", image_size=256,
+        c.data, c.protocol = pieces.real_data("affectnet", f"csv{a.classes or 8}", image_size=256,
                                               grey=False, crop_size=(224, 224))
     else:
         c.data, c.protocol = pieces.real_data(a.data, image_size=256, grey=False,
                                               crop_size=(224, 224))
-    c.data.label_space = "canonical8" if a.classes == 8 else "seven"
+    c.data.label_space = pieces.label_space(a.classes, c.data)
     c.data.class_sampling = {
         "imbalance": "affectnet" if a.imbalanced else "",
         "balance": a.balance,

@@ -7,9 +7,10 @@ Symmetric weight map (Eq. 5), other batch size and workdir:
       --config.train.batch_size=64 --workdir=runs/x
 Paper protocol, 5-fold subject-independent CV:  ...sun_attention.py:cv
 Smoke run (seconds):                             ...sun_attention.py:runlocal
-Arguments (comma-separated): data=front|pose|wild|<real builder>, classes=8|7,
-variant=free|symmetric, beta=1.0, bn=True|False (BatchNorm, not in the paper: bn=False is the
-paper's exact network), steps=300, batch=32, cv, runlocal.
+Arguments (comma-separated): data=front|pose|wild|<real builder>, classes=0|8|7 (0: the
+dataset's own label space, 7 classes without contempt), variant=free|symmetric, beta=1.0,
+bn=True|False (BatchNorm, not in the paper: bn=False is the paper's exact network), steps=300,
+batch=32, cv, runlocal.
 
 Expected on a 2-core CPU: see docs/performance.md and the README results table (runtime and
 accuracy are measured there, not promised here).
