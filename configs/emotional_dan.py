@@ -8,6 +8,8 @@ Emotion-only baseline (no landmark term in any stage):   ...emotional_dan.py:los
 The paper's experiment (AffectNet, 224×224, full Table 1 widths, batch 50, 40 epochs/stage):
   python launch.py --config=configs/emotional_dan.py:data=affectnet,paper
 Smoke run (seconds):                                     ...emotional_dan.py:runlocal
+Other real data (README "Real datasets"), e.g. FER-2013 from fer2013.csv:
+  python launch.py --config=configs/emotional_dan.py:data=fer2013 --config.data.manual_dir=<folder with fer2013.csv>
 Arguments (comma-separated): data=wild|front|pose|<real builder>, classes=7|3|8, stages=2,
 loss=joint|code|emotion, steps=300 (per phase), fine_tune=0 (steps of a last all-stage phase),
 batch=32, size=0 (square input side; 0 = FERSynth's 144×112 centre crop, or 224 for real

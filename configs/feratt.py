@@ -13,6 +13,8 @@ Noise robustness, the paper's protocol (retrained on noisy training data, tested
 data; one run per σ in 0.01 0.05 0.07 0.09 0.1 0.2 0.3):  ...feratt.py:noise=0.1
 Reduced widths for CPU comparisons:                     ...feratt.py:small
 Smoke run (seconds):                                   ...feratt.py:runlocal
+Real data (README "Real datasets"), CK+ in its original layout (10 subject folds):
+  python launch.py --config=configs/feratt.py:data=ckplus --config.data.manual_dir=<CK+ folder>
 Arguments (comma-separated): variant=baseline|cls|rep_cls, data=<FERSynth config or real builder
 with masks>, render (default on; render=false uses the records as they are, target image ⊗ mask),
 backgrounds=fersynth (FERSynth's procedural backgrounds; "" a simpler built-in generator) or an

@@ -7,6 +7,10 @@ Symmetric weight map (Eq. 5), other batch size and workdir:
       --config.train.batch_size=64 --workdir=runs/x
 Paper protocol, 5-fold subject-independent CV:  ...sun_attention.py:cv
 Smoke run (seconds):                             ...sun_attention.py:runlocal
+Real data (README "Real datasets"; FER-2013 from fer2013.csv, 7 classes, PrivateTest):
+  python launch.py --config=configs/sun_attention.py:data=fer2013 --config.data.manual_dir=<folder with fer2013.csv>
+RaFD-FRONT, the paper's 5 subject folds:  ...sun_attention.py:data=rafd,data_config=front \
+      --config.data.manual_dir=<folder with the Rafd*.jpg files>
 Arguments (comma-separated): data=front|pose|wild|<real builder>, classes=0|8|7 (0: the
 dataset's own label space, 7 classes without contempt), variant=free|symmetric, beta=1.0,
 bn=True|False (BatchNorm, not in the paper: bn=False is the paper's exact network), steps=300,

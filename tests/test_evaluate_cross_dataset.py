@@ -163,3 +163,18 @@ def test_command_line_errors_name_the_problem(tmp_path):
                            "--data=fersynth"], capture_output=True, text=True, timeout=600)
     assert done.returncode != 0
     assert f"{tmp_path / 'config.json'} is missing" in done.stderr
+
+
+def test_eight_class_synth_run_on_a_real_seven_class_layout(runs, tmp_path):
+    from tests import real_trees
+    manual = real_trees.jaffe_tree(tmp_path / "raw")
+    report = evaluate.evaluate(runs[8], "jaffe", manual_dir=str(manual),
+                               data_dir=str(tmp_path / "tfds"))
+    # Prepared at the run's 40×32 frame size, grey, then centre-cropped to its 32×32 as the run
+    # read its own images; all 4 labelled TIFFs are scored.
+    assert report["test_set"]["builder_kwargs"] == {"image_size": [40, 32], "grey": True}
+    assert report["test_set"]["split"] == "train" and report["num_examples"] == 4
+    assert report["scored_classes"] == list(labels.SEVEN_CLASSES)
+    assert sorted(report["classes_present"]) == ["anger", "happy", "neutral", "sad"]
+    assert report["per_class_accuracy"]["fear"] is None
+    assert [row[CONTEMPT] for row in report["confusion"]] == [0] * 8
