@@ -8,8 +8,8 @@ JSON (default: <workdir>/evaluate/<data>[-<config>]-<split>.json).
 
 The test set is read as the run read its own data: the run's image size, channels, centre
 crop, face crop settings and label space, normalised with the run's training statistics
-(data_stats.json). A FERSynth-trained run has no image size of its own: a real test set is
-prepared at the run's crop size. Label spaces that differ are mapped as
+(data_stats.json). A run whose builder arguments set no image size (FERSynth's default
+frames) has a real test set prepared at its crop size. Label spaces that differ are mapped as
 ferjax.evaluation.cross_dataset describes (7-class model on 8-class data: contempt examples
 dropped and counted; 8-class model on 7-class data: argmax over the test set's classes by
 default, --absent_classes=wrong to count contempt predictions as errors).
@@ -119,7 +119,7 @@ def target_classes(data_cfg) -> tuple[str, ...]:
 def run_data_from_stats(workdir: Path, config) -> pipeline.Data | None:
     """The run's input spec and normalisation from workdir/data_stats.json (no training data
     needed), or None when the file is missing."""
-    path = restore.model_dir(workdir) / "data_stats.json"
+    path = Path(workdir) / "data_stats.json"
     if not path.exists():
         return None
     stats = json.loads(path.read_text())
@@ -135,7 +135,9 @@ def run_data_from_stats(workdir: Path, config) -> pipeline.Data | None:
 
 
 def restore_run(workdir: Path) -> restore.RestoredModel:
-    """The run's final model, without its training data when data_stats.json suffices."""
+    """The run's final model (a stage-wise run's last phase), without its training data when
+    data_stats.json suffices."""
+    workdir = restore.model_dir(workdir)
     config = restore.load_config(workdir)
     data = run_data_from_stats(workdir, config)
     if data is not None:
