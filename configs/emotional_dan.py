@@ -8,6 +8,8 @@ Emotion-only baseline (no landmark term in any stage):   ...emotional_dan.py:los
 The paper's experiment (AffectNet, 224×224, full Table 1 widths, batch 50, 40 epochs/stage):
   python launch.py --config=configs/emotional_dan.py:data=affectnet,paper
 Smoke run (seconds):                                     ...emotional_dan.py:runlocal
+Other real data (README "Real datasets"), e.g. FER-2013 from fer2013.csv:
+  python launch.py --config=configs/emotional_dan.py:data=fer2013 --config.data.manual_dir=<folder with fer2013.csv>
 Arguments (comma-separated): data=wild|front|pose|<real builder>, classes=7|3|8, stages=2,
 loss=joint|code|emotion, steps=0 (per phase: 300 on FERSynth; > 0 overrides epochs),
 epochs=0 (per phase, real data: the dataset's budget, configs/pieces.py REAL_EPOCHS: 50 for

@@ -13,11 +13,14 @@ Noise robustness, the paper's protocol (retrained on noisy training data, tested
 data; one run per σ in 0.01 0.05 0.07 0.09 0.1 0.2 0.3):  ...feratt.py:noise=0.1
 Reduced widths for CPU comparisons:                     ...feratt.py:small
 Smoke run (seconds):                                   ...feratt.py:runlocal
+Real data (README "Real datasets"), CK+ in its original layout (10 subject folds):
+  python launch.py --config=configs/feratt.py:data=ckplus --config.data.manual_dir=<CK+ folder>
 Arguments (comma-separated): variant=baseline|cls|rep_cls, data=<FERSynth config or real builder
 with masks>, render (default on; render=false uses the records as they are, target image ⊗ mask),
 backgrounds=fersynth (FERSynth's procedural backgrounds; "" a simpler built-in generator) or an
 image folder, crop=landmarks|detect (real datasets: the face crop whose landmark hull gives
-the mask), size=64|128, classes=8|7, steps=0 (400 on FERSynth; > 0 overrides epochs),
+the mask), size=64|128, classes=0|8|7 (0: the dataset's own, 7 without contempt),
+steps=0 (400 on FERSynth; > 0 overrides epochs),
 epochs=0 (real data: the dataset's budget, configs/pieces.py REAL_EPOCHS, 50 for the lab
 datasets; `paper`: 60), batch=32, noise=0.0 (σ of the noisy data sets), paper, small, cv,
 runlocal. Real data needs landmarks or a detector for the face masks (not FER-2013's bare
@@ -42,7 +45,7 @@ DEFAULTS = {
     "render": True,
     "backgrounds": "fersynth",
     "size": 64,
-    "classes": 8,
+    "classes": 0,           # 0: the dataset's (7 without contempt, else 8); 8 or 7
     "steps": 0,             # 0: 400 on FERSynth; real data trains `epochs` instead
     "epochs": 0.0,          # real data; 0: the dataset's budget (configs/pieces.py REAL_EPOCHS)
     "batch": 32,
@@ -78,8 +81,9 @@ def get_config(arg=None):
     if a.variant not in VARIANTS:
         raise ValueError(f"config argument variant={a.variant!r}; expected one of "
                          f"{sorted(VARIANTS)}")
-    if a.classes not in (7, 8):
-        raise ValueError(f"config argument classes={a.classes}; expected 7 or 8")
+    if a.classes not in (0, 7, 8):
+        raise ValueError(f"config argument classes={a.classes}; expected 0 (the dataset's), 7 "
+                         "or 8")
     if a.crop not in ("landmarks", "detect"):
         raise ValueError(f"config argument crop={a.crop!r}; FERAtt's face masks need "
                          "crop=landmarks or crop=detect")
@@ -101,7 +105,7 @@ def get_config(arg=None):
         # Face masks are the landmark hulls, so the builder needs a landmark (or detector) crop.
         c.data, c.protocol = pieces.real_data(a.data, image_size=stored, grey=True,
                                               crop=a.crop, mask=True)
-    c.data.label_space = "canonical8" if a.classes == 8 else "seven"
+    c.data.label_space = pieces.label_space(a.classes, c.data)
     c.data.noise_sigma = float(a.noise)  # > 0: §4.4's noisy training and test sets
     # The code's loader: element i is a random training example of class i mod C.
     c.data.class_sampling = {"class_cycle": True}

@@ -14,7 +14,9 @@ show, 224×224 RGB), e.g. on an accelerator:
   python launch.py --config=configs/jalal_self_attention.py:paper \
       --config.data.manual_dir=/path/to/AffectNet
 Smoke run (seconds):  ...jalal_self_attention.py:runlocal
-Arguments (comma-separated): data=wild|front|pose|<real builder>, classes=8|7,
+Other real data (README "Real datasets"), e.g. FER-2013 from fer2013.csv:
+  python launch.py --config=configs/jalal_self_attention.py:data=fer2013 --config.data.manual_dir=<folder with fer2013.csv>
+Arguments (comma-separated): data=wild|front|pose|<real builder>, classes=0|8|7 (0: the dataset's),
 attention=True|False, gamma=random|zero, dropout=0.15 (paper: 0.85), imbalanced, balance,
 target=<count>|mean|median|max|min, replicate=fill|whole, steps=0 (400 on FERSynth; > 0
 overrides epochs), epochs=0 (real data: the dataset's budget), batch, lr, crop, paper, runlocal.
@@ -37,7 +39,7 @@ from ferjax.sweep import spec
 
 DEFAULTS = {
     "data": "wild",         # FERSynth front | pose | wild, or a real builder (affectnet, ...)
-    "classes": 8,           # 8 (canonical, the paper's AffectNet) or 7 (contempt dropped)
+    "classes": 0,           # 0: the dataset's (AffectNet: 8, the paper's); 8; or 7 (no contempt)
     "attention": True,      # False: the CNN without the self-attention block
     "gamma": "random",      # a1's γ initialisation: random (paper) | zero (SAGAN)
     "dropout": 0.15,        # d1's drop probability; `paper`: 0.85 (its "dropout rate"), which
@@ -66,8 +68,9 @@ def get_config(arg=None):
                   "crop": 224, "lr": 1e-4, "dropout": 0.85})
     if a.gamma not in ("random", "zero"):
         raise ValueError(f"config argument gamma={a.gamma!r}; expected random or zero")
-    if a.classes not in (7, 8):
-        raise ValueError(f"config argument classes={a.classes}; expected 7 or 8")
+    if a.classes not in (0, 7, 8):
+        raise ValueError(f"config argument classes={a.classes}; expected 0 (the dataset's), 7 "
+                         "or 8")
     c = pieces.base()
     c.model = pieces.model("jalal_self_attention", use_attention=a.attention,
                            gamma_init=a.gamma, dropout_rate=a.dropout)
@@ -81,7 +84,7 @@ def get_config(arg=None):
     elif a.data == "affectnet":
         # Faces resized to 256 RGB so the paper's random 224×224 crops (and flips) apply; the
         # protocol uses AffectNet's validation set as the test set, as the paper.
-        c.data, c.protocol = pieces.real_data("affectnet", f"csv{a.classes}", image_size=256,
+        c.data, c.protocol = pieces.real_data("affectnet", f"csv{a.classes or 8}", image_size=256,
                                               grey=False, crop_size=(224, 224))
     elif pieces.small_faces(a.data):
         # Pre-cropped small faces (FER-2013's 48×48) at their own size, whole; a 4-pixel
@@ -92,7 +95,7 @@ def get_config(arg=None):
     else:
         c.data, c.protocol = pieces.real_data(a.data, image_size=256, grey=False,
                                               crop_size=(224, 224))
-    c.data.label_space = "canonical8" if a.classes == 8 else "seven"
+    c.data.label_space = pieces.label_space(a.classes, c.data)
     c.data.class_sampling = {
         "imbalance": "affectnet" if a.imbalanced else "",
         "balance": a.balance,

@@ -138,6 +138,8 @@ def fersynth_data(variant: str = "front", **builder_kwargs) -> mlc.ConfigDict:
         "device_budget_mb": 2048.0,
         "workers": -1,              # host-path grain worker processes; -1 = from os.cpu_count(),
                                     # 0 = in-process (ferjax.data.pipeline.resolve_workers)
+        "dedup": False,             # drop training images identical to evaluation
+                                    # or validation images
     })
 
 
@@ -172,7 +174,29 @@ def small_faces(name: str, variant: str = "") -> bool:
 
 # Preprocessing fields of the real builders (ferjax.data.real.builder.RealConfig) that configs
 # always spell out, so that `--config.data.builder_kwargs.<field>=...` can override them.
-PREPROCESS_FIELDS = ("crop", "mask", "illumination")
+PREPROCESS_FIELDS = ("crop", "crop_margin", "mask", "illumination")
+
+
+def dataset_label_space(name: str, variant: str = "") -> str:
+    """The label space of a dataset builder's config: 'seven' when its records cannot carry
+    contempt (FER-2013, JAFFE, SFEW, ...), else 'canonical8'."""
+    from ferjax import labels
+    from ferjax.data import builders
+
+    cls = builders.builder_class(name)
+    classes = (cls.label_classes(variant or None) if hasattr(cls, "label_classes")
+               else labels.CLASSES)
+    return labels.label_space_of(classes)
+
+
+def label_space(classes: int, data: mlc.ConfigDict) -> str:
+    """config.data.label_space for a config's `classes` argument: 0 keeps the dataset's own
+    (set by fersynth_data / real_data), 7 'seven', 8 'canonical8', 3 'three'."""
+    spaces = {0: data.label_space, 3: "three", 7: "seven", 8: "canonical8"}
+    if classes not in spaces:
+        raise ValueError(f"config argument classes={classes}; expected 0 (the dataset's), 3, 7 "
+                         "or 8")
+    return spaces[classes]
 
 
 def real_data(name: str, variant: str = "", *, image_size: int | tuple[int, int],
@@ -182,10 +206,11 @@ def real_data(name: str, variant: str = "", *, image_size: int | tuple[int, int]
 
     The builder prepares `image_size` images (a side, or (height, width)); the model sees
     `crop_size` crops (random in training, centred at test). `preprocess` sets any of
-    PREPROCESS_FIELDS (crop, mask, illumination); the others keep the builder config's values
-    and are written into builder_kwargs too. Returns (data config, protocol): datasets without
-    official test labels are cross-validated over their subject folds (the PROTOCOL each
-    declares in datasets/<name>/__init__.py).
+    PREPROCESS_FIELDS (crop, crop_margin, mask, illumination); the others keep the builder
+    config's values and are written into builder_kwargs too. The label space is the dataset's
+    (dataset_label_space: 7 classes for a dataset without contempt). Returns (data config,
+    protocol): datasets without official test labels are cross-validated over their subject
+    folds (the PROTOCOL each declares in datasets/<name>/__init__.py).
     """
     from ferjax.data import builders
 
@@ -199,9 +224,10 @@ def real_data(name: str, variant: str = "", *, image_size: int | tuple[int, int]
     c.builder_kwargs = {"image_size": image_size, "grey": grey,
                         **{k: preprocess.get(k, getattr(base, k)) for k in PREPROCESS_FIELDS}}
     c.channels = 1 if grey else 3
+    c.label_space = dataset_label_space(name, variant)
     side = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     c.crop_size = crop_size or side
-    protocol = builders.protocol(name)
+    protocol = builders.protocol(name, variant)
     if protocol is not None and protocol.kind == "folds":
         c.cv_split, c.num_folds = protocol.train_split, protocol.num_folds
         return c, "kfold"

@@ -13,7 +13,7 @@ from ferjax.configs import pieces
 DEFAULTS = {
     "data": "front",        # FERSynth front | pose | wild, or a real builder: rafd, sfew, ...
     "data_config": "",     # builder config of a real dataset (e.g. rafd: front | pose)
-    "classes": 8,           # 8 (canonical) or 7 (the paper's, contempt dropped)
+    "classes": 0,           # 0: the dataset's (7 without contempt, else 8); 8; or 7 (the paper's)
     "variant": "free",      # attention only: free (Eq. 4) | symmetric (Eq. 5)
     "beta": 1.0,
     "bn": True,             # BatchNorm after each convolution (not in the paper; see docstring)
@@ -80,9 +80,10 @@ def get_config(model_name: str, arg: str | None):
             # Whole faces: a 4-pixel reflect-pad translation in the step stands in for the
             # paper's random-crop jitter (13 of 125 pixels).
             c.data.batch_augment.translate = 4
-    if a.classes not in (7, 8):
-        raise ValueError(f"config argument classes={a.classes}; expected 7 or 8")
-    c.data.label_space = "canonical8" if a.classes == 8 else "seven"
+    if a.classes not in (0, 7, 8):
+        raise ValueError(f"config argument classes={a.classes}; expected 0 (the dataset's), 7 "
+                         "or 8")
+    c.data.label_space = pieces.label_space(a.classes, c.data)
     c.train.log_every = 50
     c.train.checkpoint_every = 200
     c.train.optimizer.name = "adam"

@@ -7,15 +7,18 @@ Symmetric weight map (Eq. 5), other batch size and workdir:
       --config.train.batch_size=64 --workdir=runs/x
 Paper protocol, 5-fold subject-independent CV:  ...sun_attention.py:cv
 Smoke run (seconds):                             ...sun_attention.py:runlocal
-Real data, e.g. FER-2013 (fer2013.csv; 48×48 faces at their own size, 10 epochs of 64, cosine,
-EMA, flip TTA; test = PrivateTest):
-  python launch.py --config=configs/sun_attention.py:data=fer2013,classes=7 \
+Real data (README "Real datasets"), e.g. FER-2013 (fer2013.csv; 7 classes, the dataset's own;
+48×48 faces at their own size, 10 epochs of 64, cosine, EMA, flip TTA, the best PublicTest
+epoch reported on PrivateTest):
+  python launch.py --config=configs/sun_attention.py:data=fer2013 \
       --config.data.manual_dir=<folder holding fer2013.csv>
-Arguments (comma-separated): data=front|pose|wild|<real builder>, classes=8|7,
-variant=free|symmetric, beta=1.0, bn=True|False (BatchNorm, not in the paper: bn=False is the
-paper's exact network), steps=0 (300 on FERSynth; > 0 overrides epochs), epochs=0 (real data:
-the dataset's budget, configs/pieces.py REAL_EPOCHS), batch=0 (32 on FERSynth, 64 on real data),
-cv, runlocal.
+RaFD-FRONT, the paper's 5 subject folds:  ...sun_attention.py:data=rafd,data_config=front \
+      --config.data.manual_dir=<folder with the Rafd*.jpg files>
+Arguments (comma-separated): data=front|pose|wild|<real builder>, classes=0|8|7 (0: the
+dataset's own label space, 7 classes without contempt), variant=free|symmetric, beta=1.0,
+bn=True|False (BatchNorm, not in the paper: bn=False is the paper's exact network), steps=0
+(300 on FERSynth; > 0 overrides epochs), epochs=0 (real data: the dataset's budget,
+configs/pieces.py REAL_EPOCHS), batch=0 (32 on FERSynth, 64 on real data), cv, runlocal.
 
 Real-data budgets (configs/pieces.py REAL_EPOCHS; runtimes on the 2-core CPU, extrapolated from timed steps
 on random batches of the same size, as no real data ships here): FER-2013 10 epochs (4,486

@@ -3,6 +3,8 @@
 Run:        python launch.py --config=configs/sun_baseline.py
 Paper CV:   python launch.py --config=configs/sun_baseline.py:cv,classes=7
 Smoke run:  python launch.py --config=configs/sun_baseline.py:runlocal
+Real data (README "Real datasets"; FER-2013 from fer2013.csv, 7 classes, PrivateTest):
+  python launch.py --config=configs/sun_baseline.py:data=fer2013 --config.data.manual_dir=<folder with fer2013.csv>
 Arguments as configs/sun_attention.py (variant and beta do not apply). The baseline flattens the
 9×7×128 map, so it needs the 144×112 input (config.data.crop_size).
 """

@@ -2,6 +2,8 @@
 
 Run:        python launch.py --config=configs/sun_gap.py
 Smoke run:  python launch.py --config=configs/sun_gap.py:runlocal
+Real data (README "Real datasets"; FER-2013 from fer2013.csv, 7 classes, PrivateTest):
+  python launch.py --config=configs/sun_gap.py:data=fer2013 --config.data.manual_dir=<folder with fer2013.csv>
 Arguments as configs/sun_attention.py (variant and beta do not apply).
 """
 

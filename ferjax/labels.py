@@ -59,6 +59,15 @@ def label_map_table(label_space: str) -> np.ndarray:
         f"unknown label_space {label_space!r}; expected 'canonical8', 'seven' or 'three'")
 
 
+def label_space_of(classes: Sequence[str]) -> str:
+    """The smallest standard label space holding every class name in `classes`: 'seven' when
+    contempt is not among them, else 'canonical8' (a dataset's own space, used by default)."""
+    unknown = sorted(set(classes) - set(CLASSES))
+    if unknown:
+        raise ValueError(f"unknown class names {unknown}; expected some of {list(CLASSES)}")
+    return "seven" if set(classes) <= set(SEVEN_CLASSES) else "canonical8"
+
+
 def label_space_classes(label_space: str) -> Sequence[str]:
     """Class names of a label space ('canonical8', 'seven', 'three'), in index order."""
     label_map_table(label_space)  # validates the name

@@ -14,7 +14,7 @@ LAYERS = {
     "labels": 0, "ibug68": 0, "files": 0, "losses": 0, "models": 0, "data": 0, "synth": 0, "preprocess": 0,
     "evaluation": 1, "explain": 1, "viz": 1,
     "train": 2,
-    "runs": 3, "sweep": 3, "collect": 3,
+    "runs": 3, "sweep": 3, "collect": 3, "evaluate": 3,
 }
 
 

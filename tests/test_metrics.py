@@ -25,9 +25,25 @@ def test_classification_report_by_hand():
     assert metrics.f1_of_macro_pr(0.0, 0.0) == 0.0
 
 
-def test_classes_absent_from_the_labels_have_nan_accuracy():
-    m = metrics.classification_report(np.array([0, 0]), np.array([0, 1]), ["a", "b"])
-    assert m["per_class_accuracy"]["a"] == 0.5 and np.isnan(m["per_class_accuracy"]["b"])
+def test_classes_absent_from_the_labels_are_null_and_left_out_of_macro_averages():
+    # 8-class model scored on 7-class data, in miniature: class "c" never occurs in the labels.
+    y_true = np.array([0, 0, 1, 1])
+    y_pred = np.array([0, 2, 1, 1])          # one true-"a" predicted as the absent "c"
+    m = metrics.classification_report(y_true, y_pred, ["a", "b", "c"])
+    assert m["per_class_accuracy"] == {"a": 0.5, "b": 1.0, "c": None}
+    assert m["classes_present"] == ["a", "b"]
+    assert m["accuracy"] == pytest.approx(3 / 4)
+    # recall a = 1/2, b = 1; precision a = 1, b = 1; F1 a = 2/3, b = 1 (over a, b only).
+    assert m["macro_recall"] == pytest.approx(0.75)
+    assert m["macro_precision"] == pytest.approx(1.0)
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 1) / 2)
+    assert m["confusion"] == [[1, 0, 1], [0, 2, 0], [0, 0, 0]]
+
+
+def test_report_of_no_examples_has_no_values_instead_of_nan():
+    m = metrics.classification_report(np.array([], int), np.array([], int), ["a", "b"])
+    assert m["accuracy"] is None and m["macro_f1"] is None and m["num_examples"] == 0
+    assert m["per_class_accuracy"] == {"a": None, "b": None}
 
 
 def test_knn_accuracy_on_separated_clusters():

@@ -61,7 +61,8 @@ def test_sun_real_data_has_the_papers_preprocessing_and_sizes():
     from configs import sun_attention, sun_baseline
     front = sun_attention.get_config("data=rafd,data_config=front").data
     assert dict(front.builder_kwargs) == {"image_size": (160, 125), "grey": True, "crop": "detect",
-                                          "mask": False, "illumination": "isotropic"}
+                                          "crop_margin": 0.2, "mask": False,
+                                          "illumination": "isotropic"}
     assert tuple(front.crop_size) == (144, 112)  # 13 px of horizontal jitter, as the paper
     pose = sun_baseline.get_config("data=rafd,data_config=pose").data
     assert pose.builder_kwargs.image_size == 284 and tuple(pose.crop_size) == (272, 272)

@@ -75,7 +75,7 @@ def test_face_options_validated():
         face.FaceOptions(crop="mtcnn")
     with pytest.raises(ValueError, match="image_size=0"):
         face.FaceOptions(image_size=0)
-    with pytest.raises(ValueError, match="mask=True needs crop='landmarks' or 'detect'"):
+    with pytest.raises(ValueError, match="mask=True needs crop='landmarks', 'detect' or 'tight'"):
         face.FaceOptions(mask=True)
 
 

@@ -301,8 +301,9 @@ def test_class_folders_with_split_folders_and_subject_regex(tmp_path):
     real_trees.write_image(tmp_path / "test/contempt/S010_002_00000007.png", 3)
     parsed = simple.parse_simple(tmp_path, simple.table_label(class_folder.CK48_FOLDERS, "CK+48"),
                                  r"^S(\d{3})_")
-    assert [(e.label, e.subject_id) for e in parsed.splits["train"]] == [(A, 1), (SA, 0)]
-    assert [(e.label, e.subject_id) for e in parsed.splits["test"]] == [(C, 1)]
+    # Numeric subject names keep their numbers (CK+'s S-numbers), not their ranks.
+    assert [(e.label, e.subject_id) for e in parsed.splits["train"]] == [(A, 10), (SA, 5)]
+    assert [(e.label, e.subject_id) for e in parsed.splits["test"]] == [(C, 10)]
 
 
 def test_class_folder_unknown_class_and_subject_mismatch_named(tmp_path):

@@ -13,8 +13,8 @@ from ferjax.runs.restore import load_config, restore_model
 from toy import toy_config
 
 RESULT_KEYS = {"accuracy", "macro_precision", "macro_recall", "macro_f1", "num_examples",
-               "per_class_accuracy", "confusion", "class_names", "loss", "loss/emotion_ce",
-               "step"}
+               "per_class_accuracy", "classes_present", "confusion", "class_names", "loss",
+               "loss/emotion_ce", "step"}
 
 
 @pytest.fixture(scope="module")

@@ -43,6 +43,7 @@ class Builder(RealDatasetBuilder):
       train_set/images/<id>.jpg, train_set/annotations/<id>_exp.npy (and _val, _aro, _lnd),
       and the same under val_set/.
     """
+    LABEL_TABLE = layout.LABELS
 
     def extra_features(self):
         return {"valence": tfds.features.Scalar(np.float32),

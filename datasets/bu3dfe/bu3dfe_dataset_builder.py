@@ -34,6 +34,7 @@ class Builder(RealDatasetBuilder):
     manual_dir (any folder depth); the builder reads the 2-D frontal images named like
     F0001_AN01WH_F2D.bmp.
     """
+    LABEL_TABLE = layout.LABELS
 
     def extra_features(self):
         return {"intensity": tfds.features.Scalar(np.int64)}

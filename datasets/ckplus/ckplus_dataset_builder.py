@@ -40,6 +40,7 @@ class Builder(RealDatasetBuilder):
       Landmarks/S005/001/S005_001_00000011_landmarks.txt ... (optional)
       FACS/S005/001/S005_001_00000011_facs.txt ...           (optional)
     """
+    LABEL_TABLE = layout.LABELS
 
     def extra_features(self):
         return {"au": tfds.features.Tensor(shape=(layout.NUM_AUS,), dtype=np.float32)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from ferjax import labels
 from ferjax.data.real.builder import RealDatasetBuilder, SimpleLayoutConfig
 
 from . import layout
@@ -14,8 +15,11 @@ from . import layout
 @dataclasses.dataclass
 class ClassFolderConfig(SimpleLayoutConfig):
     """class_map: (folder name, canonical class name) pairs, matched case-insensitively; empty =
-    every common spelling of the 8 classes (layout.CLASS_NAME_SYNONYMS)."""
+    every common spelling of the 8 classes (layout.CLASS_NAME_SYNONYMS). num_folds > 0: that
+    many subject-disjoint folds in `fold` (contiguous blocks of sorted subject ids; needs a
+    subject for every image)."""
     class_map: tuple[tuple[str, str], ...] = ()
+    num_folds: int = 0
 
 
 class Builder(RealDatasetBuilder):
@@ -25,8 +29,9 @@ class Builder(RealDatasetBuilder):
 
     BUILDER_CONFIGS = [
         ClassFolderConfig(name="default", description="common class names, centre crop, 128² RGB"),
-        ClassFolderConfig(name="ck48", description="CK+48 copy: 48² grey, subject from S010_006_*.png",
-                          image_size=48, grey=True, subject_pattern=r"^S(\d{3})_",
+        ClassFolderConfig(name="ck48", description="CK+48 copy: 48² grey, subject from "
+                          "S010_006_*.png, 10 subject folds", image_size=48, grey=True,
+                          subject_pattern=r"^S(\d{3})_", num_folds=10,
                           class_map=tuple(layout.CK48_FOLDERS.items())),
         ClassFolderConfig(name="fer2013_folders",
                           description="FER-2013 image folders train/ and test/: 48² grey",
@@ -40,6 +45,14 @@ class Builder(RealDatasetBuilder):
     labels.csv with a header row path,label[,subject][,split].
     """
 
+    @classmethod
+    def label_classes(cls, config=None):
+        """The classes of the config's class_map (all eight for the default synonyms)."""
+        config = cls._base_config(config)
+        table = dict(config.class_map) or layout.CLASS_NAME_SYNONYMS
+        return tuple(c for c in labels.CLASSES if c in set(table.values()))
+
     def parse(self, manual_dir):
         c = self.builder_config
-        return layout.parse(manual_dir, dict(c.class_map), c.subject_pattern or None)
+        return layout.parse(manual_dir, dict(c.class_map), c.subject_pattern or None,
+                            c.num_folds)

@@ -36,6 +36,13 @@ class Builder(RealDatasetBuilder):
     in manual_dir.
     """
 
+    @classmethod
+    def label_classes(cls, config=None):
+        """7 classes from fer2013.csv; FER+ adds contempt."""
+        config = cls._base_config(config)
+        table = layout.FERPLUS_LABELS if config.ferplus else layout.LABELS
+        return tuple(c for c in labels.CLASSES if c in set(table.values()))
+
     def extra_features(self):
         if not self.builder_config.ferplus:
             return {}

@@ -22,6 +22,7 @@ class Builder(RealDatasetBuilder):
     For subject ids from file names, build with a config whose subject_pattern is a regex
     (group 'subject' or group 1), e.g. r'^(P\\d+)_'.
     """
+    LABEL_TABLE = layout.LABELS
 
     def parse(self, manual_dir):
         return layout.parse(manual_dir, self.builder_config.subject_pattern or None)

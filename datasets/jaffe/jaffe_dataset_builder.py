@@ -17,6 +17,7 @@ class Builder(RealDatasetBuilder):
     Request JAFFE at https://zenodo.org/record/3451524 and unpack it into manual_dir (any
     folder depth): files named like KA.AN1.39.tiff.
     """
+    LABEL_TABLE = layout.LABELS
 
     def parse(self, manual_dir):
         return layout.parse(manual_dir)

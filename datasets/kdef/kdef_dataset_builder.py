@@ -31,6 +31,7 @@ class Builder(RealDatasetBuilder):
     Request KDEF at https://kdef.se/ and unpack it into manual_dir (any folder depth): per-sitting
     folders of files named like AF01ANS.JPG.
     """
+    LABEL_TABLE = layout.LABELS
 
     def extra_features(self):
         return {"view": tfds.features.Scalar(np.int64)}

@@ -37,6 +37,7 @@ class Builder(RealDatasetBuilder):
     Request RaFD at https://rafd.socsci.ru.nl/ and unpack its images into manual_dir (any
     folder depth): files named like Rafd090_28_Caucasian_male_angry_frontal.jpg.
     """
+    LABEL_TABLE = layout.LABELS
 
     def extra_features(self):
         return {"view": tfds.features.Scalar(np.int64)}

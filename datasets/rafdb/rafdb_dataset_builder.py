@@ -29,6 +29,7 @@ class Builder(RealDatasetBuilder):
     so that it holds basic/EmoLabel/list_patition_label.txt and basic/Image/aligned/ (and/or
     basic/Image/original/, after unpacking the image archives inside).
     """
+    LABEL_TABLE = layout.LABELS
 
     def parse(self, manual_dir):
         return layout.parse(manual_dir, self.builder_config.variant)

@@ -17,6 +17,7 @@ class Builder(RealDatasetBuilder):
     into manual_dir so that it holds Train/<Class>/<image> and Val/<Class>/<image> with class
     folders Angry, Disgust, Fear, Happy, Neutral, Sad, Surprise.
     """
+    LABEL_TABLE = layout.LABELS
 
     def parse(self, manual_dir):
         return layout.parse(manual_dir)

@@ -42,6 +42,10 @@ def builder_class(name: str):
     return builder_module(name).Builder
 
 
-def protocol(name: str) -> Protocol | None:
-    """Dataset `name`'s default evaluation protocol, or None when its splits are as laid out."""
-    return getattr(dataset_package(name), "PROTOCOL", None)
+def protocol(name: str, config: str = "") -> Protocol | None:
+    """The default evaluation protocol of dataset `name` (its builder config `config`), or None
+    when its splits are as laid out. A package declares PROTOCOL, and PROTOCOLS
+    {config name: Protocol} where one config differs (class_folder's CK+48 copy)."""
+    package = dataset_package(name)
+    by_config = getattr(package, "PROTOCOLS", {})
+    return by_config[config] if config in by_config else getattr(package, "PROTOCOL", None)

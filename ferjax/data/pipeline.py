@@ -20,6 +20,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import grain
 import numpy as np
+from absl import logging
 
 from ferjax import labels
 from ferjax.data import augment, class_sampling, sources, splits, validation
@@ -402,6 +403,15 @@ def build_data(data_cfg: Mapping[str, Any], *, seed: int) -> Data:
     train_src, val_src = validation.split_validation(data_cfg, train_src, seed=seed)
     train_src = sources.SubsetSource(train_src, labelled_indices(train_src, label_table))
     eval_src = sources.SubsetSource(eval_src, labelled_indices(eval_src, label_table))
+    dedup_dropped = 0
+    if data_cfg.get("dedup", False):
+        from ferjax.data.dedup import without_eval_copies
+        train_src, dedup_dropped = without_eval_copies(train_src, eval_src)
+        if val_src is not None:  # nor may a copy of a validation image steer model selection
+            train_src, dropped = without_eval_copies(train_src, val_src)
+            dedup_dropped += dropped
+        logging.info("config.data.dedup: dropped %d training images identical to evaluation "
+                     "or validation images", dedup_dropped)
     # FERAtt's renderer; no-op unless config.data.composite asks for it.
     from ferjax.data.composite.sources import composite_sources
     train_src, eval_src = composite_sources(data_cfg, train_src, eval_src, seed=seed)
@@ -429,5 +439,7 @@ def build_data(data_cfg: Mapping[str, Any], *, seed: int) -> Data:
             "image_shape": (*spec.crop_size, spec.channels), "train_size": len(train_src),
             "eval_size": len(eval_src), "mean_landmarks": landmarks_mean,
             "validation_size": 0 if val_src is None else len(val_src)}
+    if data_cfg.get("dedup", False):
+        info["dedup_dropped"] = dedup_dropped  # lands in data_stats.json
     return Data(train=train_src, eval=eval_src, spec=spec, norm=norm, info=info,
                 validation=val_src)

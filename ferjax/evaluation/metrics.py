@@ -17,24 +17,37 @@ def classification_report(labels: np.ndarray, predictions: np.ndarray,
                           class_names: Sequence[str]) -> dict:
     """Accuracy, per-class recall, macro precision/recall/F1 and the confusion matrix.
 
+    Macro averages run over the classes present in `labels` only: a class the evaluated set
+    does not contain (contempt in a 7-class dataset scored by an 8-class model) has no recall
+    to average, and counting it as 0 would understate every macro figure. Its per-class entry
+    is None (null in JSON); predictions of it still count as errors of the true class.
+
     Args:
-      labels, predictions: int (N,) class ids.
+      labels, predictions: int (N,) class ids in [0, len(class_names)).
     Returns:
-      JSON-ready dict; confusion[i][j] counts true class i predicted as j.
+      JSON-ready dict; confusion[i][j] counts true class i predicted as j; "classes_present"
+      names the classes the macro averages run over. With no examples, accuracy and the macro
+      figures are None.
     """
     k = len(class_names)
-    ids = list(range(k))
-    confusion = skm.confusion_matrix(labels, predictions, labels=ids)
-    precision, recall, f1, _ = skm.precision_recall_fscore_support(
-        labels, predictions, labels=ids, average="macro", zero_division=0)
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    confusion = np.zeros((k, k), np.int64)
+    np.add.at(confusion, (labels.astype(np.int64), predictions.astype(np.int64)), 1)
     support = confusion.sum(axis=1)
-    per_class = np.divide(np.diag(confusion), support, out=np.full(k, np.nan),
-                          where=support > 0)
+    present = [int(i) for i in np.flatnonzero(support > 0)]
+    if present:
+        precision, recall, f1, _ = skm.precision_recall_fscore_support(
+            labels, predictions, labels=present, average="macro", zero_division=0)
+        precision, recall, f1 = float(precision), float(recall), float(f1)
+        accuracy = float(skm.accuracy_score(labels, predictions))
+    else:
+        precision = recall = f1 = accuracy = None
+    per_class = {n: (float(confusion[i, i] / support[i]) if support[i] else None)
+                 for i, n in enumerate(class_names)}
     return {
-        "accuracy": float(skm.accuracy_score(labels, predictions)) if len(labels) else float("nan"),
-        "macro_precision": float(precision), "macro_recall": float(recall),
-        "macro_f1": float(f1), "num_examples": int(len(labels)),
-        "per_class_accuracy": {n: float(a) for n, a in zip(class_names, per_class)},
+        "accuracy": accuracy, "macro_precision": precision, "macro_recall": recall,
+        "macro_f1": f1, "num_examples": int(len(labels)),
+        "per_class_accuracy": per_class, "classes_present": [class_names[i] for i in present],
         "confusion": confusion.tolist(), "class_names": list(class_names),
     }
 

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ferjax.files import json_text
+
 MANIFEST = "sweep.json"
 STATUS = "sweep_point.json"
 LOG = "launch.log"
@@ -27,7 +29,7 @@ def write_json(path: Path, obj: Any) -> None:
     """Atomic write (temp file + rename): readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
+    tmp.write_text(json_text(obj))
     os.replace(tmp, path)
 
 

@@ -192,12 +192,17 @@ def restore_variables(workdir: str | Path, which: str = "selected") -> dict:
                                 "(config.data.validation_split / validation_fraction unset)")
     manager = ocp.CheckpointManager(directory)
     step = manager.latest_step()
+    manager.close()
     if step is None:
         raise FileNotFoundError(f"config.train.init_from: no checkpoint in {directory}")
-    restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
-    manager.close()
-    if restored.state.get("ema"):  # a run with an EMA of its weights is evaluated on the EMA
-        return {"params": restored.state["ema"]["params"],
-                "batch_stats": restored.state["ema"].get("batch_stats", {}) or {}}
-    return {"params": restored.state["params"],
-            "batch_stats": restored.state.get("batch_stats", {}) or {}}
+    # Read as host numpy arrays: the saved shardings name the devices of the run that wrote
+    # them (8 GPUs, say), which a restore on other devices (one CPU) cannot recreate.
+    path = directory / str(step) / "state"
+    checkpointer = ocp.PyTreeCheckpointer()
+    tree = checkpointer.metadata(path).item_metadata.tree
+    as_numpy = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree)
+    state = checkpointer.restore(path, args=ocp.args.PyTreeRestore(restore_args=as_numpy))
+    if state.get("ema"):  # a run with an EMA of its weights is evaluated on the EMA
+        return {"params": state["ema"]["params"],
+                "batch_stats": state["ema"].get("batch_stats", {}) or {}}
+    return {"params": state["params"], "batch_stats": state.get("batch_stats", {}) or {}}

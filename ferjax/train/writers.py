@@ -13,6 +13,8 @@ from typing import Mapping
 
 from absl import logging
 
+from ferjax.files import json_text
+
 
 class MetricWriter:
     """Appends {"step": s, "split": ..., **scalars} lines to metrics.jsonl and TensorBoard."""
@@ -31,7 +33,7 @@ class MetricWriter:
             return
         clean = {k: float(v) for k, v in scalars.items()}
         with self.path.open("a") as f:
-            f.write(json.dumps({"step": int(step), "split": split, **clean}) + "\n")
+            f.write(json_text({"step": int(step), "split": split, **clean}, indent=None) + "\n")
         for k, v in clean.items():
             if math.isfinite(v):
                 self._tb.add_scalar(f"{split}/{k}", v, int(step))
@@ -54,7 +56,7 @@ class MetricWriter:
 
     def _rewrite(self, keep) -> None:
         kept = [line for line in parse_lines(self.path) if keep(line)]
-        self.path.write_text("".join(json.dumps(line) + "\n" for line in kept))
+        self.path.write_text("".join(json_text(line, indent=None) + "\n" for line in kept))
 
     def close(self) -> None:
         if self._tb is not None:

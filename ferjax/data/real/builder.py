@@ -15,7 +15,7 @@ import abc
 import dataclasses
 import re
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -24,7 +24,8 @@ from ferjax import ibug68, labels
 from ferjax.data import source_record
 from ferjax.data.real.errors import UnreadableImage
 from ferjax.data.real.example import ParsedDataset, RawExample
-from ferjax.data.real.face import FaceOptions, FacePreprocessFn, make_face_preprocessor
+from ferjax.data.real.face import (DEFAULT_MARGIN, FaceOptions, FacePreprocessFn,
+                                   make_face_preprocessor)
 from ferjax.data.real.report import PrepareReport, log
 
 
@@ -34,18 +35,22 @@ class RealConfig(tfds.core.BuilderConfig):
     """Preprocessing shared by every real-dataset config (see ferjax.data.real.face).
 
     image_size: output side (pixels) or (height, width); grey: 1 channel, else 3; crop: 'none' | 'box' |
-    'landmarks' | 'detect'; mask: add a face-mask feature; illumination: 'none' | 'isotropic'
-    (mask needs crop 'landmarks' or 'detect').
+    'landmarks' | 'detect' | 'tight'; crop_margin: context kept around the face on each side,
+    as a fraction of the face square (crops 'box', 'landmarks', 'detect'; see
+    ferjax.data.real.face); mask: add a face-mask feature; illumination: 'none' | 'isotropic'
+    (mask needs a landmark or detector crop).
     """
     image_size: int | tuple[int, int] = 128
     grey: bool = False
     crop: str = "none"
+    crop_margin: float = DEFAULT_MARGIN
     mask: bool = False
     illumination: str = "none"
 
     def face_options(self) -> FaceOptions:
         return FaceOptions(image_size=self.image_size, grey=self.grey, crop=self.crop,
-                           mask=self.mask, illumination=self.illumination)
+                           crop_margin=self.crop_margin, mask=self.mask,
+                           illumination=self.illumination)
 
 
 # BuilderConfig's own fields; every other config field can be overridden by a keyword argument.
@@ -57,26 +62,46 @@ def _slug(value) -> str:
     return re.sub(r"[^A-Za-z0-9_.]", "_", text)
 
 
-def derived_config(base: tfds.core.BuilderConfig, overrides: dict) -> tfds.core.BuilderConfig:
+def _settings(config: tfds.core.BuilderConfig) -> dict:
+    """A config's own fields (those a keyword argument can set), without tfds's name etc."""
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+            if f.name not in _TFDS_CONFIG_FIELDS}
+
+
+def derived_config(base: tfds.core.BuilderConfig, overrides: dict,
+                   built_in: Sequence[tfds.core.BuilderConfig] = ()) -> tfds.core.BuilderConfig:
     """`base` with some fields replaced, named after those that differ from it
-    ("front-grey_True-image_size_64") so each variant prepares into its own folder. Unknown
-    field names are an error naming them."""
+    ("front-grey_True-image_size_64") so each variant prepares into its own folder. When the
+    result equals one of the `built_in` configs field for field (e.g. CK+'s default config with
+    peak_frames=1 is its built-in "peak1"), that config is returned instead, so its prepared data
+    is reused rather than prepared again under a new name. Unknown field names are an error
+    naming them."""
     allowed = {f.name for f in dataclasses.fields(base)} - _TFDS_CONFIG_FIELDS
     unknown = sorted(set(overrides) - allowed)
     if unknown:
         raise ValueError(f"unknown config fields {unknown} for config {base.name!r}; "
                          f"overridable: {sorted(allowed)}")
     # Lists (from command-line or JSON configs) become tuples so the config stays hashable.
-    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    overrides = {k: _hashable(v) for k, v in overrides.items()}
     # Only fields that differ from the base name the variant, so spelling out a default (as the
     # configs do for the preprocessing fields, to make them settable) keeps the folder name.
     changed = {k: v for k, v in overrides.items() if getattr(base, k) != v}
     if not changed:
         return base
+    wanted = {**_settings(base), **overrides}
+    for candidate in built_in:
+        if type(candidate) is type(base) and _settings(candidate) == wanted:
+            return candidate
     name = base.name + "".join(f"-{k}_{_slug(v)}" for k, v in sorted(changed.items()))
     changes = ", ".join(f"{k}={v!r}" for k, v in sorted(overrides.items()))
     return dataclasses.replace(base, name=name, description=f"{base.name} with {changes}",
                                **overrides)
+
+
+def _hashable(value):
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(v) for v in value)
+    return value
 
 
 def image_feature(size_hw: tuple[int, int], channels: int) -> tfds.features.Tensor:
@@ -147,6 +172,20 @@ class RealDatasetBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
     HOMEPAGE = ""
     # Builders whose layout has face boxes set this to store a "box" feature (x, y, w, h).
     HAS_BOX = False
+    # The layout's code -> canonical class table (layout.LABELS) when it alone decides which
+    # classes the records can carry; None: all eight canonical classes.
+    LABEL_TABLE: Mapping | None = None
+
+    @classmethod
+    def label_classes(cls, config=None) -> tuple[str, ...]:
+        """Canonical class names the records of `config` (a name, a BuilderConfig or None for
+        the default) can carry, in canonical order. A config field `classes` = 7 or
+        `include_contempt` = False removes contempt."""
+        config = cls._base_config(config)
+        names = set(labels.CLASSES if cls.LABEL_TABLE is None else cls.LABEL_TABLE.values())
+        if getattr(config, "classes", 8) == 7 or getattr(config, "include_contempt", True) is False:
+            names.discard("contempt")
+        return tuple(c for c in labels.CLASSES if c in names)
 
     def __init__(self, *, config=None, **kwargs):
         """As tfds's builders, plus keyword overrides of any config field (image_size=64,
@@ -156,7 +195,7 @@ class RealDatasetBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
         base_fields = {f.name for f in dataclasses.fields(self.BUILDER_CONFIGS[0])}
         overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in base_fields - _TFDS_CONFIG_FIELDS}
         if overrides:
-            config = derived_config(self._base_config(config), overrides)
+            config = derived_config(self._base_config(config), overrides, self.BUILDER_CONFIGS)
         super().__init__(config=config, **kwargs)
 
     @classmethod

@@ -58,6 +58,15 @@ def rank_ids(names: Sequence[str]) -> dict[str, int]:
     return {name: i for i, name in enumerate(sorted(set(names)))}
 
 
+def subject_ids(names: Sequence[str]) -> dict[str, int]:
+    """Subject name -> id: the number itself when every name is a decimal number (CK+48's
+    S-numbers captured from "S010_006_*.png" keep their CK+ ids), else the rank (rank_ids)."""
+    unique = set(names)
+    if unique and all(n.isdecimal() for n in unique):
+        return {n: int(n) for n in unique}
+    return rank_ids(list(unique))
+
+
 def with_folds(parsed: ParsedDataset, fold_of_subject: Callable[[np.ndarray], np.ndarray]) -> ParsedDataset:
     """Copy of `parsed` with each example's fold set from its subject id."""
     for split, examples in parsed.splits.items():

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
+
+from ferjax.files import json_text
 
 REPORT_NAME = "prepare_report.json"
 log = logging.getLogger("ferjax.data.real")
@@ -82,5 +83,5 @@ class PrepareReport:
 
     def write(self, directory: Path) -> Path:
         path = Path(directory) / REPORT_NAME
-        path.write_text(json.dumps(self.to_dict(), indent=1))
+        path.write_text(json_text(self.to_dict(), indent=1))
         return path

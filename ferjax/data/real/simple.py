@@ -7,7 +7,8 @@ Accepted, in this order:
   2. root/<split>/<class>/<image> with split folders train|training, val|validation, test;
   3. root/<class>/<image> (everything in split train).
 Subject names come from the CSV's subject column or from a regex on the file name (group
-"subject", else group 1); they become ids by rank in sorted order.
+"subject", else group 1); they become ids as numbers when all are numbers (CK+48's S-numbers),
+else by rank in sorted order.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Callable, Mapping
 
 from ferjax.data.real import label_codes
 from ferjax.data.real.errors import MissingManualFile
-from ferjax.data.real.example import ParsedDataset, RawExample, rank_ids, relative_key
+from ferjax.data.real.example import ParsedDataset, RawExample, relative_key, subject_ids
 from ferjax.data.real.images import IMAGE_SUFFIXES, load_image
 
 LABELS_CSV = "labels.csv"
@@ -127,8 +128,9 @@ LabelOf = Callable[[SimpleItem], tuple[int, dict]]
 def items_to_parsed(items: list[SimpleItem], root: Path, label_of: LabelOf,
                     skipped_files: list | None = None) -> ParsedDataset:
     """Items -> ParsedDataset keyed by path relative to root; `label_of(item)` gives (canonical
-    id, extra features) or raises LabelCodeError. Subjects get ids by rank (-1 when absent)."""
-    ids = rank_ids([i.subject for i in items if i.subject is not None])
+    id, extra features) or raises LabelCodeError. Subject ids: the number when every subject
+    name is one, else the rank (example.subject_ids); -1 when absent."""
+    ids = subject_ids([i.subject for i in items if i.subject is not None])
     parsed = ParsedDataset(splits={})
     for item in items:
         label, extras = label_of(item)

@@ -1,7 +1,8 @@
 """Evaluator "classification": the final evaluation as results.json.
 
 Keys (ferjax.evaluation.metrics.classification_report plus the trainer's): accuracy,
-macro_precision, macro_recall, macro_f1, num_examples, per_class_accuracy, confusion,
+macro_precision, macro_recall, macro_f1 (macro over classes_present), num_examples,
+per_class_accuracy (null for a class absent from the labels), classes_present, confusion,
 class_names, loss, loss/<term> and step. Other tools read these keys: keep them. A run that
 selected on a validation split reports its best checkpoint in them and adds "last" and
 "selection" (ferjax.train.selection.results).
