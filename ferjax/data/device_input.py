@@ -47,7 +47,6 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from ferjax import ibug68
 from ferjax.data import balance, pipeline
-from ferjax.train import distributed
 
 PLACEMENTS = ("auto", "device", "host")
 LAYOUTS = ("replicated", "sharded")
@@ -266,7 +265,8 @@ def place(data: pipeline.Data, augment_cfg: Mapping[str, Any], mesh: jax.shardin
     Args:
       data: the run's pipeline.Data (its train source, spec and normalisation).
       augment_cfg: config.data.augment.
-      mesh: the 1-D data mesh (ferjax.train.distributed.data_mesh()).
+      mesh: the 1-D "data" mesh (ferjax.train.distributed.data_mesh()); its shardings are
+        built here, as this layer may not import the trainer.
       layout: "replicated" (default; see the module docstring) or "sharded" over "data".
     Every process decodes the whole split and places its own devices' parts.
     """
@@ -278,9 +278,9 @@ def place(data: pipeline.Data, augment_cfg: Mapping[str, Any], mesh: jax.shardin
     plan = row_plan(data.train)
     rows = decode_rows(plan, data.spec)
     cfg = augment_config(augment_cfg, data.spec, rows["image"].shape[1:3])
-    replicated = distributed.replicated(mesh)
+    replicated = NamedSharding(mesh, P())
     if layout == "sharded":
-        row_sharding = distributed.batch_sharded(mesh)
+        row_sharding = NamedSharding(mesh, P("data"))
         rows = {k: _pad_rows(v, mesh.size) for k, v in rows.items()}
     else:
         row_sharding = replicated
@@ -288,7 +288,7 @@ def place(data: pipeline.Data, augment_cfg: Mapping[str, Any], mesh: jax.shardin
                     order=_put(plan.order.astype(np.int32), replicated),
                     mean=_put(data.norm.mean_array, replicated),
                     std=_put(data.norm.std_array, replicated),
-                    config=cfg, batch_sharding=distributed.batch_sharded(mesh))
+                    config=cfg, batch_sharding=NamedSharding(mesh, P("data")))
 
 
 # ---------------------------------------------------------------------------------------------

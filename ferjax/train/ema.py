@@ -48,7 +48,9 @@ def update(state, decay: float):
 
 
 def eval_variables(state) -> dict:
-    """{"params", "batch_stats"} to evaluate: the EMA when the state keeps one."""
-    if state.ema:
-        return state.ema
+    """{"params", "batch_stats"} to evaluate: the EMA when the state keeps one (a state type
+    without the field has none)."""
+    ema = getattr(state, "ema", None)
+    if ema:
+        return ema
     return {"params": state.params, "batch_stats": state.batch_stats}
