@@ -7,6 +7,7 @@ import jax
 import numpy as np
 import pytest
 
+from configs import pieces
 from ferjax.data import balance, device_input, noise, pipeline, sources
 
 N, H, W, CROP = 12, 20, 18, (16, 14)
@@ -190,6 +191,9 @@ def test_placement_choices_and_errors(records):
     # 12 rows of a 20×18×3 image, face, mask, landmarks and label, plus the order.
     assert mb * 1e6 == 12 * (20 * 18 * 3 * 2 + 20 * 18 + 68 * 2 * 4 + 4) + 12 * 4
     assert device_input.choose_placement(data, {}) == "device"
+    defaults = pieces.fersynth_data()
+    assert (defaults.placement, defaults.device_budget_mb) == ("auto",
+                                                               device_input.DEFAULT_BUDGET_MB)
     assert device_input.choose_placement(data, {"device_budget_mb": mb / 2}) == "host"
     assert device_input.choose_placement(data, {"placement": "host"}) == "host"
     with pytest.raises(ValueError, match=r"'train'.*0\.0\d+ MB.*device_budget_mb=0\.001"):
