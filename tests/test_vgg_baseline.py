@@ -142,7 +142,7 @@ def test_config_budgets_and_arguments():
     assert (gpu.train.batch_size, gpu.train.num_epochs, gpu.model.width_multiplier) == \
         (256, 60.0, 1.0)
     assert (gpu.train.compute_dtype, gpu.data.placement, gpu.eval.tta) == \
-        ("bfloat16", "device", "flip")
+        ("bfloat16", "auto", "flip")
     assert vgg_fer.get_config(None).train.num_epochs == 16.0     # the cpu budget by default
     assert vgg_fer.get_config("epochs=3,width=0.25").model.width_multiplier == 0.25
     with pytest.raises(ValueError, match="cpu and gpu"):
