@@ -22,13 +22,16 @@ Paper-vs-code choices (config.model option → default; alternative):
 - G_att encoder: random init (the code loads ImageNet ResNet34 weights; nothing is downloaded
   here: `resnet34_weights` names a user-supplied file, see ferjax.models.resnet34_weights).
   The stem pools with a 2×2 max pool, as the code (torchvision uses 3×3 stride 2).
+- rec_output_affine: True (code) applies the code's fixed `normalize_layer` affine
+  (code_normalize_layer) to I_att before pooling it for G_rep; the attention loss and the
+  figures see I_att itself. False feeds I_att unchanged (the paper does not mention it).
 - G_rec's last ReLU makes I_att non-negative, so the face-only target must be non-negative too
   (e.g. images in [0, 1], as the code); `rec_output_relu=False` drops it for normalised inputs.
 - Initialisation: Flax defaults (LeCun normal), not PyTorch's; BN momentum/eps as PyTorch.
 
 Outputs: "logits" (B, K), "embedding" (B, D), "features" (B, 8·rep_width); FERAtt variants add
 "attention_image" (B, H, W, 3) = I_att at full resolution, "attention_image_small"
-(B, s, s, 3) = the pooled I_att fed to G_rep, and "attention" (B, H, W) = channel mean of
+(B, s, s, 3) = what G_rep is fed (I_att after the code's affine, pooled), and "attention" (B, H, W) = channel mean of
 sigmoid(G_att) in [0, 1].
 """
 
@@ -173,6 +176,23 @@ class ReconstructionModule(nn.Module):
         return nn.relu(x) if self.output_relu else x
 
 
+# The authors' `normalize_layer`: a fixed per-channel affine x·(std/0.5) + (mean − 0.5)/0.5 with
+# the CIFAR-10 mean and std, applied to I_att before the classifier (not to the I_att the
+# attention loss compares).
+CODE_AFFINE_MEAN = (0.4914, 0.4822, 0.4465)
+CODE_AFFINE_STD = (0.2023, 0.1994, 0.2010)
+
+
+def code_normalize_layer(x: jnp.ndarray) -> jnp.ndarray:
+    """The authors' fixed affine on a 3-channel image: channel c ↦ x·(std_c/0.5) +
+    (mean_c − 0.5)/0.5. (B, H, W, 3) → (B, H, W, 3)."""
+    if x.shape[-1] != 3:
+        raise ValueError(f"code_normalize_layer expects 3 channels, got shape {x.shape}")
+    scale = jnp.asarray(CODE_AFFINE_STD, x.dtype) / 0.5
+    shift = (jnp.asarray(CODE_AFFINE_MEAN, x.dtype) - 0.5) / 0.5
+    return x * scale + shift
+
+
 def average_pool_to(x: jnp.ndarray, size: int) -> jnp.ndarray:
     """Average-pools (B, H, W, C) by the integer factor H // size to (B, size, size, C)."""
     factor = x.shape[1] // size
@@ -195,6 +215,7 @@ class FERAtt(nn.Module):
     decoder_filters: int = 32
     rec_width: int = 32
     rec_output_relu: bool = True
+    rec_output_affine: bool = True
     rep_width: int = 64
 
     @nn.compact
@@ -212,7 +233,9 @@ class FERAtt(nn.Module):
         gate = jax.nn.sigmoid(g_att)
         attention_image = ReconstructionModule(self.rec_width, self.rec_output_relu,
                                                name="g_rec")(gate * g_ft, images, g_att, train)
-        small = average_pool_to(attention_image, self.classifier_size)
+        classifier_input = (code_normalize_layer(attention_image) if self.rec_output_affine
+                            else attention_image)
+        small = average_pool_to(classifier_input, self.classifier_size)
         outputs = dict(classifier(small, train))
         outputs.update(attention_image=attention_image, attention_image_small=small,
                        attention=jnp.mean(gate, axis=-1))
