@@ -165,3 +165,12 @@ def test_far_embeddings_still_sum_to_one_where_the_code_guard_would_bite():
     mu = jnp.asarray([[np.sqrt(80 * 0.25)], [np.sqrt(80 * 0.25) + 1.0]])
     p = manifold.gaussian_posteriors(z, mu, jnp.asarray([True, True]), 0.5)
     assert float(p.sum()) == pytest.approx(1.0, rel=1e-6)
+
+
+def test_batch_centroids_by_hand_with_a_single_example_class():
+    from ferjax.losses.manifold import batch_centroids
+    embeddings = jnp.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    targets = jnp.array([[1.0, 0, 0], [1.0, 0, 0], [0, 1.0, 0]])
+    centroids, present = batch_centroids(embeddings, targets)
+    np.testing.assert_allclose(centroids, [[2.0, 3.0], [5.0, 6.0], [0.0, 0.0]])
+    np.testing.assert_array_equal(present, [True, True, False])
