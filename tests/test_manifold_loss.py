@@ -174,3 +174,15 @@ def test_batch_centroids_by_hand_with_a_single_example_class():
     centroids, present = batch_centroids(embeddings, targets)
     np.testing.assert_allclose(centroids, [[2.0, 3.0], [5.0, 6.0], [0.0, 0.0]])
     np.testing.assert_array_equal(present, [True, True, False])
+
+
+def test_mixup_is_off_by_default_even_with_a_key_and_a_missing_embedding_is_named():
+    z = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
+    labels = [0, 1, 0, 1]
+    outputs = {"embedding": jnp.asarray(z, jnp.float32)}
+    plain = manifold.gaussian_manifold(outputs, {"label": jnp.asarray(labels)}, num_classes=2)
+    keyed = manifold.gaussian_manifold(
+        outputs, {"label": jnp.asarray(labels), "rng": jax.random.key(0)}, num_classes=2)
+    assert float(keyed) == float(plain)
+    with pytest.raises(ValueError, match=r"outputs\['embedding'\]"):
+        manifold.gaussian_manifold({"logits": jnp.zeros((4, 2))}, {"label": jnp.asarray(labels)})
