@@ -186,3 +186,19 @@ def test_mixup_is_off_by_default_even_with_a_key_and_a_missing_embedding_is_name
     assert float(keyed) == float(plain)
     with pytest.raises(ValueError, match=r"outputs\['embedding'\]"):
         manifold.gaussian_manifold({"logits": jnp.zeros((4, 2))}, {"label": jnp.asarray(labels)})
+
+
+def test_num_classes_comes_from_the_logits_when_not_given():
+    z = jnp.asarray([[0.0, 0.0], [1.0, 0.5]], jnp.float32)
+    batch = {"label": jnp.asarray([0, 2])}
+    from_logits = manifold.gaussian_manifold({"embedding": z, "logits": jnp.zeros((2, 3))}, batch)
+    np.testing.assert_allclose(from_logits,
+                               manifold.gaussian_manifold({"embedding": z}, batch, num_classes=3))
+    # Each example sits on its own class's centroid, the other at |Δ|² = 1.25: the wrong class
+    # gets q = e/(1 + e) with e = exp(−1.25/(2·0.5²)), and the loss is 2q².
+    q = math.exp(-2.5) / (1 + math.exp(-2.5))
+    assert float(from_logits) == pytest.approx(2 * q * q, rel=1e-4)
+    two = manifold.gaussian_manifold({"embedding": z}, batch, num_classes=2)
+    assert float(two) != float(from_logits)
+    with pytest.raises(ValueError, match="num_classes"):
+        manifold.gaussian_manifold({"embedding": z}, batch)
