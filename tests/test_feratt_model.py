@@ -31,6 +31,11 @@ def test_full_feratt_size_is_near_the_reference():
     assert 45e6 < _param_count(model, (1, 64, 64, 3)) < 47e6
 
 
+# The authors' normalize_layer written out: scale std/0.5 and shift (mean − 0.5)/0.5 per channel.
+CODE_SCALE = np.array([0.4046, 0.3988, 0.4020])
+CODE_SHIFT = np.array([-0.0172, -0.0356, -0.1070])
+
+
 @pytest.fixture(scope="module")
 def tiny_runs():
     images = jax.random.uniform(jax.random.key(1), (2, 64, 64, 3))
@@ -53,8 +58,10 @@ def test_feratt_outputs_follow_the_contract(tiny_runs):
     assert out["attention"].shape == (2, 64, 64)
     assert float(out["attention_image"].min()) >= 0.0  # G_rec ends with a ReLU
     assert 0.0 <= float(out["attention"].min()) and float(out["attention"].max()) <= 1.0
+    # G_rep sees I_att through the code's fixed affine (0.2023/0.5, (0.4914 − 0.5)/0.5, ...).
     np.testing.assert_allclose(out["attention_image_small"][0, 0, 0],
-                               out["attention_image"][0, :4, :4].mean(axis=(0, 1)), rtol=1e-5)
+                               out["attention_image"][0, :4, :4].mean(axis=(0, 1)) * CODE_SCALE
+                               + CODE_SHIFT, rtol=1e-5, atol=1e-6)
     cls_model = build_model(dict(TINY, variant="feratt_cls"), DATA)
     cls = jax.eval_shape(lambda x: cls_model.init_with_output(jax.random.key(0), x)[0], images)
     assert cls["embedding"].shape == (2, 4 * 8)  # plain head: pooled features
@@ -129,7 +136,28 @@ def test_fusion_and_reconstruction_wiring_by_hand(tiny_runs):
     i_att = jnp.maximum(x, 0.0)
     np.testing.assert_allclose(out["attention_image"], i_att, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(out["attention"], jax.nn.sigmoid(g_att).mean(-1), rtol=1e-5)
-    small = i_att.reshape(2, 16, 4, 16, 4, 3).mean(axis=(2, 4))
+    small = i_att.reshape(2, 16, 4, 16, 4, 3).mean(axis=(2, 4)) * CODE_SCALE + CODE_SHIFT
     head = PreActResNet(num_classes=3, width=4, embedding_dim=5).apply(
         {"params": params["g_rep"], "batch_stats": stats["g_rep"]}, small)
     np.testing.assert_allclose(out["logits"], head["logits"], rtol=1e-4, atol=1e-5)
+
+
+def test_code_normalize_layer_by_hand():
+    from ferjax.models.feratt import code_normalize_layer
+    pixel = jnp.array([[[[1.0, 0.0, 0.5]]]])
+    np.testing.assert_allclose(code_normalize_layer(pixel)[0, 0, 0],
+                               [0.4046 - 0.0172, -0.0356, 0.2010 - 0.1070], rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="3 channels"):
+        code_normalize_layer(jnp.zeros((1, 2, 2, 1)))
+
+
+def test_rec_output_affine_switch_feeds_the_plain_i_att(tiny_runs):
+    images, runs = tiny_runs
+    model, variables, with_affine = runs["feratt_rep_cls"]
+    plain = model.clone(rec_output_affine=False).apply(variables, images)
+    np.testing.assert_allclose(plain["attention_image"], with_affine["attention_image"],
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(plain["attention_image_small"][1, 2, 3],
+                               plain["attention_image"][1, 8:12, 12:16].mean(axis=(0, 1)),
+                               rtol=1e-5)
+    assert not np.allclose(plain["logits"], with_affine["logits"])

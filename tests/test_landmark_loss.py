@@ -145,3 +145,26 @@ def test_cross_dataset_prediction_and_table_layout():
     assert table.splitlines()[0] == "| model | CK+ | JAFFE | ISED |"
     assert "| EmotionalDAN | 0.736 | 0.465 | 0.620 |" in table
     assert "| CNN (2) | 0.628 | — | — |" in table
+
+
+def test_per_example_nme_defaults_to_inter_pupil_and_checks_shapes():
+    from ferjax.losses.landmarks import per_example_nme
+    target = jnp.asarray(_face(np.random.default_rng(3), n=2))
+    pred = target.at[:, :, 0].add(3.0)   # every point 3 px off; eye centroids 10 px apart
+    np.testing.assert_allclose(per_example_nme(pred, target), [0.3, 0.3], rtol=1e-6)
+    with pytest.raises(ValueError, match=r"\(B, 68, 2\)"):
+        per_example_nme(pred[:1], target)          # batch sizes differ, last dims fine
+    with pytest.raises(ValueError, match=r"\(B, 68, 2\)"):
+        per_example_nme(pred[:, :67], target[:, :67])
+
+
+def test_zero_weight_and_nan_landmark_examples_do_not_count():
+    target = _face(np.random.default_rng(4), n=3)
+    pred = target.copy()
+    pred[0, :, 0] += 2.0                           # example 0: NME 0.2
+    pred[1, :, 0] += 9.0                           # example 1: weight 0, valid landmarks
+    target[2, 5] = np.nan                          # example 2: one landmark missing, weight 1
+    pred[2, :, 0] += 9.0
+    loss = landmark_nme({"landmarks": jnp.asarray(pred)},
+                        {"landmarks": jnp.asarray(target), "weight": jnp.array([1.0, 0.0, 1.0])})
+    np.testing.assert_allclose(loss, 0.2, rtol=1e-6)

@@ -165,3 +165,40 @@ def test_far_embeddings_still_sum_to_one_where_the_code_guard_would_bite():
     mu = jnp.asarray([[np.sqrt(80 * 0.25)], [np.sqrt(80 * 0.25) + 1.0]])
     p = manifold.gaussian_posteriors(z, mu, jnp.asarray([True, True]), 0.5)
     assert float(p.sum()) == pytest.approx(1.0, rel=1e-6)
+
+
+def test_batch_centroids_by_hand_with_a_single_example_class():
+    from ferjax.losses.manifold import batch_centroids
+    embeddings = jnp.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    targets = jnp.array([[1.0, 0, 0], [1.0, 0, 0], [0, 1.0, 0]])
+    centroids, present = batch_centroids(embeddings, targets)
+    np.testing.assert_allclose(centroids, [[2.0, 3.0], [5.0, 6.0], [0.0, 0.0]])
+    np.testing.assert_array_equal(present, [True, True, False])
+
+
+def test_mixup_is_off_by_default_even_with_a_key_and_a_missing_embedding_is_named():
+    z = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
+    labels = [0, 1, 0, 1]
+    outputs = {"embedding": jnp.asarray(z, jnp.float32)}
+    plain = manifold.gaussian_manifold(outputs, {"label": jnp.asarray(labels)}, num_classes=2)
+    keyed = manifold.gaussian_manifold(
+        outputs, {"label": jnp.asarray(labels), "rng": jax.random.key(0)}, num_classes=2)
+    assert float(keyed) == float(plain)
+    with pytest.raises(ValueError, match=r"outputs\['embedding'\]"):
+        manifold.gaussian_manifold({"logits": jnp.zeros((4, 2))}, {"label": jnp.asarray(labels)})
+
+
+def test_num_classes_comes_from_the_logits_when_not_given():
+    z = jnp.asarray([[0.0, 0.0], [1.0, 0.5]], jnp.float32)
+    batch = {"label": jnp.asarray([0, 2])}
+    from_logits = manifold.gaussian_manifold({"embedding": z, "logits": jnp.zeros((2, 3))}, batch)
+    np.testing.assert_allclose(from_logits,
+                               manifold.gaussian_manifold({"embedding": z}, batch, num_classes=3))
+    # Each example sits on its own class's centroid, the other at |Δ|² = 1.25: the wrong class
+    # gets q = e/(1 + e) with e = exp(−1.25/(2·0.5²)), and the loss is 2q².
+    q = math.exp(-2.5) / (1 + math.exp(-2.5))
+    assert float(from_logits) == pytest.approx(2 * q * q, rel=1e-4)
+    two = manifold.gaussian_manifold({"embedding": z}, batch, num_classes=2)
+    assert float(two) != float(from_logits)
+    with pytest.raises(ValueError, match="num_classes"):
+        manifold.gaussian_manifold({"embedding": z}, batch)

@@ -22,18 +22,22 @@ Paper-vs-code choices (config.model option → default; alternative):
 - G_att encoder: random init (the code loads ImageNet ResNet34 weights; nothing is downloaded
   here: `resnet34_weights` names a user-supplied file, see ferjax.models.resnet34_weights).
   The stem pools with a 2×2 max pool, as the code (torchvision uses 3×3 stride 2).
+- rec_output_affine: True (code) applies the code's fixed `normalize_layer` affine
+  (code_normalize_layer) to I_att before pooling it for G_rep; the attention loss and the
+  figures see I_att itself. False feeds I_att unchanged (the paper does not mention it).
 - G_rec's last ReLU makes I_att non-negative, so the face-only target must be non-negative too
   (e.g. images in [0, 1], as the code); `rec_output_relu=False` drops it for normalised inputs.
 - Initialisation: Flax defaults (LeCun normal), not PyTorch's; BN momentum/eps as PyTorch.
 
 Outputs: "logits" (B, K), "embedding" (B, D), "features" (B, 8·rep_width); FERAtt variants add
 "attention_image" (B, H, W, 3) = I_att at full resolution, "attention_image_small"
-(B, s, s, 3) = the pooled I_att fed to G_rep, and "attention" (B, H, W) = channel mean of
+(B, s, s, 3) = what G_rep is fed (I_att after the code's affine, pooled), and "attention" (B, H, W) = channel mean of
 sigmoid(G_att) in [0, 1].
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Mapping, Sequence
 
 import flax.linen as nn
@@ -42,8 +46,13 @@ import jax.numpy as jnp
 
 from ferjax.models.from_config import module_kwargs
 from ferjax.models.preact_resnet import PreActResNet, batch_norm
+from ferjax.models.small_map_conv import small_map_conv
 
 VARIANTS = ("baseline", "feratt_cls", "feratt_rep_cls")
+
+# At 64×64 input the encoder's layer 4 and the decoder's centre run on 2×2 maps, where XLA's CPU
+# convolution is 15–20× slower than the equivalent matrix product (small_map_conv).
+Conv = functools.partial(nn.Conv, conv_general_dilated=small_map_conv)
 
 
 class BasicBlock(nn.Module):
@@ -56,13 +65,13 @@ class BasicBlock(nn.Module):
     def __call__(self, x: jnp.ndarray, train: bool) -> jnp.ndarray:
         shortcut = x
         if self.stride != 1 or x.shape[-1] != self.features:
-            shortcut = nn.Conv(self.features, (1, 1), strides=self.stride, use_bias=False,
+            shortcut = Conv(self.features, (1, 1), strides=self.stride, use_bias=False,
                                name="downsample_conv")(x)
             shortcut = batch_norm(train, "downsample_bn")(shortcut)
-        out = nn.Conv(self.features, (3, 3), strides=self.stride, padding=1, use_bias=False,
+        out = Conv(self.features, (3, 3), strides=self.stride, padding=1, use_bias=False,
                       name="conv1")(x)
         out = nn.relu(batch_norm(train, "bn1")(out))
-        out = nn.Conv(self.features, (3, 3), padding=1, use_bias=False, name="conv2")(out)
+        out = Conv(self.features, (3, 3), padding=1, use_bias=False, name="conv2")(out)
         out = batch_norm(train, "bn2")(out)
         return nn.relu(out + shortcut)
 
@@ -75,7 +84,7 @@ class ResNetEncoder(nn.Module):
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool) -> list[jnp.ndarray]:
-        out = nn.Conv(self.widths[0], (7, 7), strides=2, padding=3, use_bias=False,
+        out = Conv(self.widths[0], (7, 7), strides=2, padding=3, use_bias=False,
                       name="conv1")(x)
         out = nn.relu(batch_norm(train, "bn1")(out))
         out = nn.max_pool(out, (2, 2), strides=(2, 2))
@@ -103,8 +112,8 @@ class DecoderBlock(nn.Module):
     @nn.compact
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
         x = upsample2x(x)
-        x = nn.relu(nn.Conv(self.middle, (3, 3), padding=1, name="conv1")(x))
-        return nn.relu(nn.Conv(self.features, (3, 3), padding=1, name="conv2")(x))
+        x = nn.relu(Conv(self.middle, (3, 3), padding=1, name="conv1")(x))
+        return nn.relu(Conv(self.features, (3, 3), padding=1, name="conv2")(x))
 
 
 class AttentionModule(nn.Module):
@@ -128,8 +137,8 @@ class AttentionModule(nn.Module):
         dec3 = DecoderBlock(nf * 8, nf * 2, name="dec3")(jnp.concatenate([dec4, conv3], -1))
         dec2 = DecoderBlock(nf * 4, nf * 4, name="dec2")(jnp.concatenate([dec3, conv2], -1))
         dec1 = DecoderBlock(nf * 4, nf, name="dec1")(dec2)
-        head = nn.relu(nn.Conv(nf, (3, 3), padding=1, name="head_conv")(dec1))
-        return nn.Conv(self.out_channels, (1, 1), name="head_out")(head)
+        head = nn.relu(Conv(nf, (3, 3), padding=1, name="head_conv")(dec1))
+        return Conv(self.out_channels, (1, 1), name="head_out")(head)
 
 
 class FeatureModule(nn.Module):
@@ -141,13 +150,13 @@ class FeatureModule(nn.Module):
 
     @nn.compact
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-        first = nn.Conv(self.features, (9, 9), padding=4, name="conv_input")(x)
+        first = Conv(self.features, (9, 9), padding=4, name="conv_input")(x)
         out = first
         for i in range(self.num_resblocks):
-            inner = nn.Conv(self.features, (3, 3), padding=1, name=f"res{i}_conv1")(out)
+            inner = Conv(self.features, (3, 3), padding=1, name=f"res{i}_conv1")(out)
             inner = nn.leaky_relu(inner, negative_slope=0.2)
-            out = out + nn.Conv(self.features, (3, 3), padding=1, name=f"res{i}_conv2")(inner)
-        out = nn.Conv(self.features, (3, 3), padding=1, name="conv_mid")(out)
+            out = out + Conv(self.features, (3, 3), padding=1, name=f"res{i}_conv2")(inner)
+        out = Conv(self.features, (3, 3), padding=1, name="conv_mid")(out)
         return out + first
 
 
@@ -161,10 +170,27 @@ class ReconstructionModule(nn.Module):
     @nn.compact
     def __call__(self, fused, image, g_att, train: bool) -> jnp.ndarray:
         x = jnp.concatenate([fused, image, g_att], axis=-1)
-        x = nn.relu(nn.Conv(self.width, (3, 3), padding=1, name="conv1")(x))
-        x = nn.Conv(3, (1, 1), name="conv2")(x)
+        x = nn.relu(Conv(self.width, (3, 3), padding=1, name="conv1")(x))
+        x = Conv(3, (1, 1), name="conv2")(x)
         x = batch_norm(train, "bn")(x)
         return nn.relu(x) if self.output_relu else x
+
+
+# The authors' `normalize_layer`: a fixed per-channel affine x·(std/0.5) + (mean − 0.5)/0.5 with
+# the CIFAR-10 mean and std, applied to I_att before the classifier (not to the I_att the
+# attention loss compares).
+CODE_AFFINE_MEAN = (0.4914, 0.4822, 0.4465)
+CODE_AFFINE_STD = (0.2023, 0.1994, 0.2010)
+
+
+def code_normalize_layer(x: jnp.ndarray) -> jnp.ndarray:
+    """The authors' fixed affine on a 3-channel image: channel c ↦ x·(std_c/0.5) +
+    (mean_c − 0.5)/0.5. (B, H, W, 3) → (B, H, W, 3)."""
+    if x.shape[-1] != 3:
+        raise ValueError(f"code_normalize_layer expects 3 channels, got shape {x.shape}")
+    scale = jnp.asarray(CODE_AFFINE_STD, x.dtype) / 0.5
+    shift = (jnp.asarray(CODE_AFFINE_MEAN, x.dtype) - 0.5) / 0.5
+    return x * scale + shift
 
 
 def average_pool_to(x: jnp.ndarray, size: int) -> jnp.ndarray:
@@ -189,6 +215,7 @@ class FERAtt(nn.Module):
     decoder_filters: int = 32
     rec_width: int = 32
     rec_output_relu: bool = True
+    rec_output_affine: bool = True
     rep_width: int = 64
 
     @nn.compact
@@ -206,7 +233,9 @@ class FERAtt(nn.Module):
         gate = jax.nn.sigmoid(g_att)
         attention_image = ReconstructionModule(self.rec_width, self.rec_output_relu,
                                                name="g_rec")(gate * g_ft, images, g_att, train)
-        small = average_pool_to(attention_image, self.classifier_size)
+        classifier_input = (code_normalize_layer(attention_image) if self.rec_output_affine
+                            else attention_image)
+        small = average_pool_to(classifier_input, self.classifier_size)
         outputs = dict(classifier(small, train))
         outputs.update(attention_image=attention_image, attention_image_small=small,
                        attention=jnp.mean(gate, axis=-1))

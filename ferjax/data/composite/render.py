@@ -34,18 +34,46 @@ def sample_affine(rng: np.random.Generator, settings: CompositeSettings) -> np.n
     return (warp @ similarity)[:2]
 
 
-def clean_mask(mask: np.ndarray) -> np.ndarray:
-    """Close small gaps, erode the boundary by a pixel and fill holes. bool (H, W) → bool."""
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, kernel)
-    m = cv2.erode(m, np.ones((3, 3), np.uint8))
-    return ndimage.binary_fill_holes(m > 0)
+def clean_mask(mask: np.ndarray, kind: str = "code") -> np.ndarray:
+    """Close small gaps, erode the boundary and fill holes. bool (H, W) → bool.
+
+    "code" (the authors' `filtermask`): close and erode with a 7×7 square, then fill holes with
+    a 7×7 connectivity structure (the mask shrinks by 3 pixels per side). "light": close with a
+    5×5 ellipse, erode with a 3×3 square, fill holes with the default structure (1 pixel)."""
+    m = mask.astype(np.uint8)
+    if kind == "code":
+        square = cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7))
+        m = cv2.erode(cv2.morphologyEx(m, cv2.MORPH_CLOSE, square), square)
+        return ndimage.binary_fill_holes(m > 0, structure=np.ones((7, 7)))
+    if kind == "light":
+        ellipse = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        m = cv2.erode(cv2.morphologyEx(m, cv2.MORPH_CLOSE, ellipse), np.ones((3, 3), np.uint8))
+        return ndimage.binary_fill_holes(m > 0)
+    raise ValueError(f"clean_mask: unknown kind {kind!r}")
+
+
+def code_minmax_norm(image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """The authors' `norm`: per channel (x − min)/max with min and max over the mask (all pixels
+    without one), times 255, truncated to uint8. Note the division by max, not max − min, as
+    the code. Pixels outside the mask that fall below the mask's minimum become 0 (the code's
+    uint8 cast of a negative value is undefined). uint8 (H, W, C), mask bool (H, W) → uint8."""
+    out = np.asarray(image, np.float64).copy()
+    for c in range(out.shape[-1]):
+        channel = out[..., c]
+        inside = channel[mask] if mask is not None else channel
+        if inside.size == 0:
+            return np.asarray(image, np.uint8)
+        low, high = inside.min(), inside.max()
+        out[..., c] = (channel - low) / high if high > 0 else 0.0
+    return np.clip(out * 255.0, 0, 255).astype(np.uint8)
 
 
 def match_luminance(face: np.ndarray, mask: np.ndarray, background: np.ndarray,
-                    clip: tuple[float, float] = (0.5, 1.5)) -> tuple[np.ndarray, float]:
+                    clip: tuple[float, float] = (0.5, 1.5),
+                    l_range: tuple[float, float] = (10.0, 90.0)) -> tuple[np.ndarray, float]:
     """Scales the face's Lab L channel by w = clip(mean L_background / mean L_face, clip) where
-    both means run over the mask. face/background uint8 RGB (H, W, 3), mask bool (H, W).
+    both means run over the mask, then clips L·w to l_range (Lab L units 0..100; the code's
+    [10, 90], (0, 100) for no clip). face/background uint8 RGB (H, W, 3), mask bool (H, W).
     Returns (adjusted face uint8 RGB, w); w = 1 for an empty mask."""
     if not mask.any():
         return face, 1.0
@@ -54,7 +82,9 @@ def match_luminance(face: np.ndarray, mask: np.ndarray, background: np.ndarray,
     face_mean = float(face_lab[..., 0][mask].mean())
     ratio = float(back_l[mask].mean()) / face_mean if face_mean > 0 else clip[1]
     factor = float(np.clip(ratio, *clip))
-    face_lab[..., 0] = np.clip(face_lab[..., 0] * factor, 0, 255)
+    # OpenCV's 8-bit Lab stores L·255/100.
+    low, high = (bound * 255.0 / 100.0 for bound in l_range)
+    face_lab[..., 0] = np.clip(face_lab[..., 0] * factor, low, high)
     return cv2.cvtColor(face_lab.astype(np.uint8), cv2.COLOR_LAB2RGB), factor
 
 
@@ -140,6 +170,9 @@ def render(face: np.ndarray, mask: np.ndarray, background: np.ndarray,
     face_r = cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
     mask_r = cv2.resize((mask > 127).astype(np.uint8) * 255, (size, size),
                         interpolation=cv2.INTER_NEAREST)
+    if settings.minmax_norm:
+        face_r = code_minmax_norm(face_r, mask_r > 127)
+        background = code_minmax_norm(background)
     pad = settings.pad
     face_c = cv2.copyMakeBorder(face_r, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
     mask_c = cv2.copyMakeBorder(mask_r, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
@@ -149,10 +182,10 @@ def render(face: np.ndarray, mask: np.ndarray, background: np.ndarray,
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     warped_mask = cv2.warpAffine(mask_c, matrix, (canvas, canvas), flags=cv2.INTER_LINEAR,
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 127
-    face_mask = clean_mask(warped_mask)
+    face_mask = clean_mask(warped_mask, settings.mask_cleaning)
 
     lit_face, factor = match_luminance(warped_face, face_mask, background,
-                                       settings.luminance_clip)
+                                       settings.luminance_clip, settings.luminance_l_range)
     k = settings.matte_kernel
     alpha = cv2.GaussianBlur(face_mask.astype(np.float32), (k, k), 0)[..., None]
     composite = background.astype(np.float32) * (1 - alpha) + lit_face.astype(np.float32) * alpha

@@ -6,6 +6,9 @@ import dataclasses
 from typing import Any, Mapping
 
 
+MASK_CLEANINGS = ("code", "light")
+
+
 @dataclasses.dataclass(frozen=True)
 class CompositeSettings:
     """Renderer parameters (defaults: the authors' training settings).
@@ -25,6 +28,9 @@ class CompositeSettings:
     max_translation: float = 0.2
     max_warp: float = 0.1
     luminance_clip: tuple[float, float] = (0.5, 1.5)
+    luminance_l_range: tuple[float, float] = (10.0, 90.0)  # Lab L (0..100) after scaling, code
+    mask_cleaning: str = "code"     # "code": 7×7 rect close+erode, fill; "light": 5×5 ellipse, 3×3
+    minmax_norm: bool = True        # the code's per-channel (x − min)/max of face and background
     matte_kernel: int = 5           # odd Gaussian kernel softening the alpha matte edge
     clahe_prob: float = 0.25
     noise_prob: float = 0.5
@@ -43,6 +49,13 @@ class CompositeSettings:
         if not 0 < lo <= hi:
             raise ValueError(f"CompositeSettings.luminance_clip must be 0 < lo <= hi, got "
                              f"{self.luminance_clip}")
+        l_lo, l_hi = self.luminance_l_range
+        if not 0 <= l_lo <= l_hi <= 100:
+            raise ValueError(f"CompositeSettings.luminance_l_range must be 0 <= lo <= hi <= 100 "
+                             f"(Lab L), got {self.luminance_l_range}")
+        if self.mask_cleaning not in MASK_CLEANINGS:
+            raise ValueError(f"CompositeSettings.mask_cleaning={self.mask_cleaning!r}; choose one "
+                             f"of {MASK_CLEANINGS}")
         for name in ("flip_prob", "clahe_prob", "noise_prob", "blur_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"CompositeSettings.{name} must be in [0, 1]")
@@ -66,8 +79,9 @@ def settings_from_config(cfg: Mapping[str, Any], evaluation: bool) -> CompositeS
     if unknown:
         raise ValueError(f"config.data.composite.settings has unknown names {unknown}; "
                          f"accepted: {sorted(fields)}")
-    if "luminance_clip" in given:
-        given["luminance_clip"] = tuple(given["luminance_clip"])
+    for name in ("luminance_clip", "luminance_l_range"):
+        if name in given:
+            given[name] = tuple(given[name])
     settings = CompositeSettings(**given)
     if evaluation and cfg.get("eval_harder", True):
         settings = evaluation_settings(settings)
