@@ -186,3 +186,21 @@ def test_feature_image_upscaling_and_jit_of_the_whole_connection():
     warped, heat = connect(jnp.ones((2, 16, 16, 1)), mean[None].repeat(2, 0) + 0.5, mean)
     assert warped.shape == (2, 16, 16, 1) and heat.shape == (2, 16, 16, 1)
     assert float(heat.max()) == pytest.approx(1.0, abs=1e-5)  # landmarks land on the mean
+
+
+@pytest.mark.parametrize("anchor", ["code", "round"])
+def test_heatmap_gradient_is_finite_with_landmarks_on_pixels(anchor):
+    # Integer landmarks (and clamped ones, whose clamped value is an integer) put a pixel at
+    # distance 0: the gradient there is the subgradient 0, not the norm's 0/0.
+    points = np.tile(np.array([10.0, 8.0], np.float32), (1, 68, 1))
+    points[0, 1] = (3.0, 30.0)  # clamped to (8, 23): on a pixel as well
+    points[0, 2] = (12.25, 9.5)
+
+    def total(p):
+        return jnp.sum(dan_layers.landmark_heatmap(p, (32, 40), 16, anchor=anchor))
+
+    grad = np.asarray(jax.grad(total)(jnp.asarray(points)))
+    assert np.all(np.isfinite(grad))
+    # Away from pixel centres the gradient is the norm's: d/dx of 1/(1+|p−s|) summed over the
+    # patch is non-zero for the sub-pixel point.
+    assert np.abs(grad[0, 2]).sum() > 0

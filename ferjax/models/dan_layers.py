@@ -138,7 +138,11 @@ def landmark_heatmap(landmarks: jnp.ndarray, image_shape: tuple[int, int],
         else:
             centres = jnp.round(points).astype(jnp.int32)
         pixels = centres[:, None, :] + offsets[None]  # (N, P, 2)
-        distance = jnp.linalg.norm(points[:, None, :] - pixels.astype(points.dtype), axis=-1)
+        squared = jnp.sum(jnp.square(points[:, None, :] - pixels.astype(points.dtype)), -1)
+        # |p − s| with gradient 0 where a landmark sits exactly on a pixel: the norm's own
+        # gradient there is 0/0, which made every trained-together stage's step non-finite.
+        positive = squared > 0
+        distance = jnp.where(positive, jnp.sqrt(jnp.where(positive, squared, 1.0)), 0.0)
         values = 1.0 / (1.0 + distance)
         # Out-of-image pixels are moved out of range on both axes and dropped by the scatter.
         inside = ((pixels[..., 0] >= 0) & (pixels[..., 0] < width)
