@@ -34,24 +34,38 @@ from ferjax.evaluation import cross_dataset, tta
 from ferjax.files import json_text, write_json
 from ferjax.runs import restore
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory of the trained run.")
-_DATA = flags.DEFINE_string("data", None, "Dataset builder to test on (fersynth, ckplus, ...).")
-_DATA_CONFIG = flags.DEFINE_string("data_config", "", "Its builder config ('' = its default).")
-_SPLIT = flags.DEFINE_string("split", "", "Split(s) to score, e.g. test or train+test ('' = "
-                             "the dataset's test split, or its whole fold pool).")
-_MANUAL_DIR = flags.DEFINE_string("manual_dir", "", "Folder holding the dataset's own files.")
-_DATA_DIR = flags.DEFINE_string("data_dir", "", "tfds data_dir of the prepared data ('' = the "
-                                "run's).")
-_OUT = flags.DEFINE_string("out", "", "JSON file to write ('' = <workdir>/evaluate/...).")
-_ABSENT = flags.DEFINE_enum("absent_classes", "restrict", list(cross_dataset.ABSENT_CLASS_POLICIES),
-                            "Model classes the test set lacks: restrict the argmax to the test "
-                            "set's classes, or count their predictions as wrong.")
-_CROP = flags.DEFINE_string("crop", "", "Face crop of the test set's builder ('' = the run's).")
-_CROP_MARGIN = flags.DEFINE_float("crop_margin", None, "Face margin of the test set's builder "
-                                  "(default: the run's).")
-_BATCH = flags.DEFINE_integer("batch_size", 0, "Evaluation batch (0 = the run's eval batch).")
-_KWARGS = flags.DEFINE_string("builder_kwargs", "", "JSON object of further builder config "
-                              "fields of the test set, e.g. '{\"peak_frames\": 1}'.")
+def define_flags() -> dict:
+    """The command line's absl flags (defined when run as `python -m ferjax.evaluate`, not on
+    import, so that importing this module beside another entry point defines nothing)."""
+    policies = list(cross_dataset.ABSENT_CLASS_POLICIES)
+    return {
+        "workdir": flags.DEFINE_string("workdir", None, "Directory of the trained run."),
+        "data": flags.DEFINE_string("data", None,
+                                    "Dataset builder to test on (fersynth, ckplus, ...)."),
+        "data_config": flags.DEFINE_string("data_config", "",
+                                           "Its builder config ('' = its default)."),
+        "split": flags.DEFINE_string("split", "", "Split(s) to score, e.g. test or train+test "
+                                     "('' = the dataset's test split, or its whole fold pool)."),
+        "manual_dir": flags.DEFINE_string("manual_dir", "",
+                                          "Folder holding the dataset's own files."),
+        "data_dir": flags.DEFINE_string("data_dir", "", "tfds data_dir of the prepared data "
+                                        "('' = the run's)."),
+        "out": flags.DEFINE_string("out", "",
+                                   "JSON file to write ('' = <workdir>/evaluate/...)."),
+        "absent_classes": flags.DEFINE_enum(
+            "absent_classes", "restrict", policies, "Model classes the test set lacks: restrict "
+            "the argmax to the test set's classes, or count their predictions as wrong."),
+        "crop": flags.DEFINE_string("crop", "",
+                                    "Face crop of the test set's builder ('' = the run's)."),
+        "crop_margin": flags.DEFINE_float("crop_margin", None, "Face margin of the test set's "
+                                          "builder (default: the run's)."),
+        "batch_size": flags.DEFINE_integer("batch_size", 0,
+                                           "Evaluation batch (0 = the run's eval batch)."),
+        "builder_kwargs": flags.DEFINE_string(
+            "builder_kwargs", "", "JSON object of further builder config fields of the test "
+            "set, e.g. '{\"peak_frames\": 1}'."),
+    }
+
 
 # RealConfig fields that describe how the run's images looked; carried to a real test set.
 _PREPROCESSING = ("image_size", "grey", "crop", "crop_margin", "illumination")
@@ -199,31 +213,35 @@ def default_out(workdir: str | Path, name: str, config: str, split: str) -> Path
     return Path(workdir) / "evaluate" / f"{tag}.json"
 
 
-def main(argv):
+def main(argv, holders: dict):
+    """Runs the command line; holders: define_flags()."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}; see --help")
-    if not _WORKDIR.value or not _DATA.value:
+    f = {name: holder.value for name, holder in holders.items()}
+    if not f["workdir"] or not f["data"]:
         raise app.UsageError("--workdir and --data are required")
     try:
-        extra = json.loads(_KWARGS.value) if _KWARGS.value else {}
+        extra = json.loads(f["builder_kwargs"]) if f["builder_kwargs"] else {}
     except json.JSONDecodeError as err:
         raise app.UsageError(f"--builder_kwargs is not a JSON object: {err}") from None
     if not isinstance(extra, dict):
-        raise app.UsageError(f"--builder_kwargs must be a JSON object, got {_KWARGS.value!r}")
+        raise app.UsageError("--builder_kwargs must be a JSON object, got "
+                             f"{f['builder_kwargs']!r}")
     try:
-        report = evaluate(_WORKDIR.value, _DATA.value, _DATA_CONFIG.value, split=_SPLIT.value,
-                          manual_dir=_MANUAL_DIR.value, data_dir=_DATA_DIR.value,
-                          absent_classes=_ABSENT.value, crop=_CROP.value,
-                          crop_margin=_CROP_MARGIN.value, batch_size=_BATCH.value,
+        report = evaluate(f["workdir"], f["data"], f["data_config"], split=f["split"],
+                          manual_dir=f["manual_dir"], data_dir=f["data_dir"],
+                          absent_classes=f["absent_classes"], crop=f["crop"],
+                          crop_margin=f["crop_margin"], batch_size=f["batch_size"],
                           builder_kwargs=extra)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
-    out = Path(_OUT.value) if _OUT.value else default_out(
-        _WORKDIR.value, _DATA.value, _DATA_CONFIG.value, report["test_set"]["split"])
+    out = Path(f["out"]) if f["out"] else default_out(
+        f["workdir"], f["data"], f["data_config"], report["test_set"]["split"])
     write_json(out, report)
     print(json_text(report))
     print(f"written to {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    flag_holders = define_flags()
+    app.run(lambda argv: main(argv, flag_holders))

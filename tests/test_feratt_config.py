@@ -88,7 +88,8 @@ def test_real_datasets_are_built_with_landmark_hull_masks():
     c = feratt_config.get_config("data=ckplus")
     assert c.data.name == "ckplus" and c.protocol == "kfold"
     assert dict(c.data.builder_kwargs) == {"image_size": 128, "grey": True, "crop": "landmarks",
-                                           "mask": True, "illumination": "none"}
+                                           "crop_margin": 0.2, "mask": True,
+                                           "illumination": "none"}
     plain = feratt_config.get_config("data=ckplus,render=false,crop=detect")
     assert plain.data.builder_kwargs.image_size == 64
     assert plain.data.builder_kwargs.crop == "detect"

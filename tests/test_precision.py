@@ -33,7 +33,12 @@ FAMILIES = {
 }
 # bf16 keeps 8 bits of mantissa (relative error 2^-8 ≈ 0.4 % per rounding); a loss near
 # log(3) ≈ 1.1 from a tiny network accumulates a few of those (measured: 0.1–0.2 %).
-LOSS_RTOL = 0.01
+LOSS_RTOL = {"sun": 0.01, "emotional_dan": 0.01, "jalal": 0.01,
+             # FERAtt's classifier sees the code's fixed normalize_layer affine of I_att
+             # (×0.45, shifted towards 0) and then train-mode BatchNorm over 4 examples of
+             # 2×2 maps, which magnifies bf16 rounding: measured 3.7 % (0.2 % without the
+             # affine, rec_output_affine=False; 0.02 % in inference mode).
+             "feratt": 0.05}
 
 
 def _batch(image_shape, n=4):
@@ -64,7 +69,7 @@ def _steps(family):
 def test_bfloat16_step_tracks_float32_and_keeps_the_state_float32(family):
     state, (new32, m32), (new16, m16) = _steps(family)
     assert float(m16["finite"]) == 1.0
-    assert float(m16["loss"]) == pytest.approx(float(m32["loss"]), rel=LOSS_RTOL)
+    assert float(m16["loss"]) == pytest.approx(float(m32["loss"]), rel=LOSS_RTOL[family])
     for name in ("params", "batch_stats", "opt_state"):
         for before, after in zip(jax.tree.leaves(getattr(state, name)),
                                  jax.tree.leaves(getattr(new16, name)), strict=True):

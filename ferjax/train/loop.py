@@ -192,6 +192,8 @@ def train(config, workdir: str | Path) -> TrainedModel:
     mesh = distributed.data_mesh()
     data = _prepare_data(config)
     train_cfg = config.train
+    local_batch = distributed.local_batch_size(train_cfg.batch_size)  # fail early, by name
+    distributed.local_batch_size(config.eval.batch_size, "config.eval.batch_size")
     num_steps = num_train_steps(train_cfg, data.info["train_size"])
     model = build_model(config.model, data.info)
     for name in config.losses:
@@ -225,8 +227,6 @@ def train(config, workdir: str | Path) -> TrainedModel:
 
     k = dispatch.steps_per_call(train_cfg)
     dtype = precision.compute_dtype(train_cfg)
-    local_batch = distributed.local_batch_size(train_cfg.batch_size)
-    distributed.local_batch_size(config.eval.batch_size, "config.eval.batch_size")  # fail early
     train_input = feed.make_train_input(config, data, mesh, local_batch)
     train_iter = train_input.iterator  # None on the device path: the step number suffices
     manager = checkpoint.make_manager(workdir, train_cfg.checkpoint_every,
