@@ -190,11 +190,13 @@ def test_placement_choices_and_errors(records):
     mb = device_input.resident_nbytes(data) / 1e6
     # 12 rows of a 20×18×3 image, face, mask, landmarks and label, plus the order.
     assert mb * 1e6 == 12 * (20 * 18 * 3 * 2 + 20 * 18 + 68 * 2 * 4 + 4) + 12 * 4
-    assert device_input.choose_placement(data, {}) == "device"
+    assert device_input.choose_placement(data, {}, platform="gpu") == "device"
+    assert device_input.choose_placement(data, {}, platform="cpu") == "host"
     defaults = pieces.fersynth_data()
     assert (defaults.placement, defaults.device_budget_mb) == ("auto",
                                                                device_input.DEFAULT_BUDGET_MB)
-    assert device_input.choose_placement(data, {"device_budget_mb": mb / 2}) == "host"
+    assert device_input.choose_placement(data, {"device_budget_mb": mb / 2},
+                                         platform="gpu") == "host"
     assert device_input.choose_placement(data, {"placement": "host"}) == "host"
     with pytest.raises(ValueError, match=r"'train'.*0\.0\d+ MB.*device_budget_mb=0\.001"):
         device_input.choose_placement(data, {"placement": "device", "device_budget_mb": 0.001,
@@ -203,7 +205,7 @@ def test_placement_choices_and_errors(records):
         device_input.choose_placement(data, {"placement": "gpu"})
     per_epoch = _PerEpoch(data.train)
     rendered = pipeline.Data(per_epoch, data.eval, data.spec, data.norm, {})
-    assert device_input.choose_placement(rendered, {}) == "host"
+    assert device_input.choose_placement(rendered, {}, platform="gpu") == "host"
     with pytest.raises(ValueError, match="renders new examples every epoch"):
         device_input.choose_placement(rendered, {"placement": "device"})
 

@@ -178,10 +178,15 @@ def _split_name(data_cfg: Mapping[str, Any]) -> str:
     return str(data_cfg.get("train_split", "train"))
 
 
-def choose_placement(data: pipeline.Data, data_cfg: Mapping[str, Any]) -> str:
+def choose_placement(data: pipeline.Data, data_cfg: Mapping[str, Any],
+                     platform: str | None = None) -> str:
     """"device" or "host" for the training split, from config.data.placement.
 
-    "auto" (default) picks "device" when the split's decoded rows fit
+    platform: the backend (default jax.default_backend()). On "cpu", "auto" is "host": there
+    the host path's prefetch threads overlap the input with the step, while resident batches
+    are drawn inside the step on the same cores (measured: the default Sun job trained at
+    19-21 img/s resident against 40 img/s on the host path).
+    "auto" (default) on an accelerator picks "device" when the split's decoded rows fit
     config.data.device_budget_mb (per device, MB of 10^6 bytes; default DEFAULT_BUDGET_MB)
     and the source has fixed rows; sources that render anew each epoch (per_epoch
     composites, the class-cycle sampler) stay on the host. "device" forces the device and
@@ -191,6 +196,8 @@ def choose_placement(data: pipeline.Data, data_cfg: Mapping[str, Any]) -> str:
     if placement not in PLACEMENTS:
         raise ValueError(f"config.data.placement={placement!r}; expected one of {PLACEMENTS}")
     if placement == "host":
+        return "host"
+    if placement == "auto" and (platform or jax.default_backend()) == "cpu":
         return "host"
     if renders_per_epoch(data.train):
         if placement == "device":
