@@ -144,10 +144,7 @@ def _row_arrays(record: Mapping[str, Any], spec: pipeline.ExampleSpec) -> dict[s
     out = {"image": _stored_image(image),
            "label": np.int32(spec.label_table[int(record["label"])])}
     for key in spec.keys:
-        if key not in record:
-            raise KeyError(f"config.data.extra_keys asks for {key!r} but the dataset's records "
-                           f"have only {sorted(record)}")
-        value = np.asarray(record[key])
+        value = spec.extra_value(record, key)
         if key == "face":
             out[key] = _stored_image(value)
         elif key == "mask":

@@ -76,15 +76,21 @@ class ExampleSpec:
     label_table: tuple[int, ...]
     keys: tuple[str, ...] = ()
 
+    @staticmethod
+    def extra_value(record: Mapping[str, Any], key: str) -> np.ndarray:
+        """record[key] (a config.data.extra_keys entry) as an array; KeyError naming the
+        field and the keys the records have when it is missing."""
+        if key not in record:
+            raise KeyError(f"config.data.extra_keys asks for {key!r} but the dataset's "
+                           f"records have only {sorted(record)}")
+        return np.asarray(record[key])
+
     def prepare(self, record: Mapping[str, Any]) -> dict:
         """Record -> float example (before cropping) with only the keys the run uses."""
         out = {"image": to_channels(record["image"], self.channels),
                "label": np.int32(self.label_table[int(record["label"])])}
         for key in self.keys:
-            if key not in record:
-                raise KeyError(f"config.data.extra_keys asks for {key!r} but the dataset's "
-                               f"records have only {sorted(record)}")
-            value = np.asarray(record[key])
+            value = self.extra_value(record, key)
             if key == "mask":
                 value = value.astype(np.float32) / (255.0 if value.dtype == np.uint8 else 1.0)
             elif key == "face":
