@@ -104,6 +104,12 @@ def test_factory_rejects_bad_configs():
         build_model(dict(TINY, variant="feratt_cls"), {"num_classes": 3, "image_shape": (48, 48, 3)})
     with pytest.raises(ValueError, match="classifier_size"):
         build_model(dict(TINY, classifier_size=24), DATA)
+    with pytest.raises(ValueError, match="square images; data image_shape is 64×48"):
+        build_model(TINY, {"num_classes": 3, "image_shape": (64, 48, 3)})
+    # The baseline has no attention module, so 48 (a multiple of classifier_size) is enough.
+    baseline = build_model(dict(TINY, variant="baseline"),
+                           {"num_classes": 3, "image_shape": (48, 48, 3)})
+    assert baseline.variant == "baseline"
 
 
 def test_fusion_and_reconstruction_wiring_by_hand(tiny_runs):

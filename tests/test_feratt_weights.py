@@ -120,6 +120,7 @@ def test_config_hook_loads_only_when_asked(tmp_path):
     wrapped = {"params": {"g_att": {"encoder": variables["params"]}},
                "batch_stats": {"g_att": {"encoder": variables["batch_stats"]}}}
     assert load_pretrained_from_config(wrapped, {"resnet34_weights": ""}) is wrapped
+    assert load_pretrained_from_config(wrapped, {}) is wrapped
     assert load_pretrained_from_config(wrapped, {"variant": "baseline",
                                                  "resnet34_weights": "x.npz"}) is wrapped
     loaded = load_pretrained_from_config(wrapped, {"resnet34_weights": str(tmp_path / "w.npz")})

@@ -174,6 +174,10 @@ def test_factory_rejects_bad_config(field, value, message):
         jalal_from_config({field: value}, {"num_classes": 8})
 
 
+def test_factory_accepts_no_dropout():
+    assert jalal_from_config({"dropout_rate": 0.0}, {"num_classes": 8}).dropout_rate == 0.0
+
+
 def _forward_by_hand(variables, images):
     """The layer order of the module docstring, written out with lax.conv in eval mode."""
     params, stats = variables["params"], variables["batch_stats"]

@@ -30,6 +30,30 @@ def test_default_config_builds_the_module_defaults(name):
     assert full == bare
 
 
+def test_registry_names_every_model_sorted():
+    assert models.names() == sorted(models.names())
+    assert {"sun_attention", "sun_baseline", "sun_gap", "jalal_self_attention", "emotional_dan",
+            "feratt", "vgg_fer"} <= set(models.names())
+
+
+@pytest.mark.parametrize("name", ["sun_attention", "sun_baseline", "sun_gap"])
+def test_sun_factories_take_the_class_count_from_the_data(name):
+    model = models.build_model({"name": name}, {"num_classes": 5, "image_shape": (144, 112, 1)})
+    assert model.num_classes == 5
+
+
+def test_load_pretrained_dispatches_only_for_models_with_a_loader(monkeypatch):
+    from ferjax.models import resnet34_weights
+    variables = {"params": {}}
+    assert models.load_pretrained({"name": "sun_attention"}, variables) is variables
+    seen = []
+    monkeypatch.setattr(resnet34_weights, "load_pretrained_from_config",
+                        lambda v, c: seen.append((v, c)) or "loaded")
+    config = {"name": "feratt", "resnet34_weights": "w.npz"}
+    assert models.load_pretrained(config, variables) == "loaded"
+    assert seen == [(variables, config)]
+
+
 def test_default_config_holds_the_papers_values():
     assert models.default_config("jalal_self_attention")["dropout_rate"] == 0.85
     assert models.default_config("sun_attention")["batch_norm"] is False

@@ -16,6 +16,19 @@ def attention_variables():
     return model, model.init(jax.random.key(0), jnp.zeros((1, 144, 112, 1)))
 
 
+def test_dropout_acts_before_the_classifier_only_in_training(attention_variables):
+    model, variables = attention_variables
+    x = jax.random.normal(jax.random.key(1), (2, 144, 112, 1))
+    train = lambda key: model.apply(variables, x, train=True, rngs={"dropout": key})["logits"]
+    assert not np.allclose(train(jax.random.key(2)), train(jax.random.key(3)))
+    inference = model.apply(variables, x)["logits"]
+    np.testing.assert_array_equal(inference, model.apply(variables, x)["logits"])
+    no_dropout = sun.SunAttention(num_classes=7, dropout_rate=0.0)
+    np.testing.assert_allclose(no_dropout.apply(variables, x, train=True,
+                                                rngs={"dropout": jax.random.key(2)})["logits"],
+                               inference, rtol=1e-5, atol=1e-6)
+
+
 def test_baseline_has_exactly_table2_weights():
     model = sun.SunBaseline(num_classes=7)
     params = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 144, 112, 1)))["params"]

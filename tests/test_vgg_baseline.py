@@ -46,6 +46,8 @@ def test_vgg_shapes_and_parameter_count(small_vgg):
 def test_vgg_full_width_count_and_bad_multiplier():
     from ferjax.models import vgg
     assert vgg.scaled_widths(vgg.WIDTHS, 1.0) == (64, 128, 256, 512)
+    # Rounded, with at least 8 channels per stage.
+    assert vgg.scaled_widths(vgg.WIDTHS, 0.1) == (8, 13, 26, 51)
     assert _vgg_parameters(vgg.WIDTHS, 1, 7) == 4_689_735   # the figure in the config docstring
     with pytest.raises(ValueError, match="width_multiplier=0"):
         vgg.scaled_widths(vgg.WIDTHS, 0.0)
