@@ -168,3 +168,33 @@ def test_zero_weight_and_nan_landmark_examples_do_not_count():
     loss = landmark_nme({"landmarks": jnp.asarray(pred)},
                         {"landmarks": jnp.asarray(target), "weight": jnp.array([1.0, 0.0, 1.0])})
     np.testing.assert_allclose(loss, 0.2, rtol=1e-6)
+
+
+def test_examples_count_by_their_own_normalising_distance_at_any_scale():
+    # Landmarks in unit-free coordinates (eye centroids 0.1 apart) count like pixel ones.
+    face = _face(np.random.default_rng(5), n=1)
+    small = face / 100.0
+    pred = small.copy()
+    pred[0, :, 0] += 0.02                          # NME 0.2 of a 0.1 inter-pupil distance
+    loss = landmark_nme({"landmarks": jnp.asarray(pred)}, {"landmarks": jnp.asarray(small)})
+    np.testing.assert_allclose(loss, 0.2, rtol=1e-5)
+    # A weighted example whose eyes coincide under the chosen normalisation is left out, not
+    # divided by zero: here the outer corners meet while the eye centroids stay apart.
+    corners_meet = face.copy()
+    corners_meet[0, 45] = corners_meet[0, 36]
+    target = np.concatenate([face, corners_meet])
+    pred = target.copy()
+    pred[0, :, 0] += 2.8                           # NME 0.2 of the 14 px outer-corner distance
+    pred[1, :, 0] += 5.0
+    # Inter-pupil: point 45 moved to x = 8 puts the left-eye centroid at x = 53/3, 23/3 px
+    # from the right one, so example 1 counts with NME 5 / (23/3).
+    for normalisation, expected in (("inter_ocular", 0.2),
+                                    ("inter_pupil", (0.28 + 15.0 / 23.0) / 2)):
+        loss = landmark_nme({"landmarks": jnp.asarray(pred)}, {"landmarks": jnp.asarray(target)},
+                            normalisation=normalisation)
+        np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    # All-zero landmarks with weight 1 (both distances 0) do not count either.
+    target = np.concatenate([face, np.zeros_like(face)])
+    loss = landmark_nme({"landmarks": jnp.asarray(target + 1.0)},
+                        {"landmarks": jnp.asarray(target)}, normalisation="inter_pupil")
+    np.testing.assert_allclose(loss, np.sqrt(2.0) / 10.0, rtol=1e-5)  # example 0 only
