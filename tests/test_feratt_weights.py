@@ -126,3 +126,51 @@ def test_config_hook_loads_only_when_asked(tmp_path):
     loaded = load_pretrained_from_config(wrapped, {"resnet34_weights": str(tmp_path / "w.npz")})
     np.testing.assert_array_equal(loaded["params"]["g_att"]["encoder"]["bn1"]["bias"],
                                   state["bn1.bias"])
+
+
+def _wrapped(channels=3):
+    _, variables = _init(channels)
+    return {"params": {"g_att": {"encoder": variables["params"]}},
+            "batch_stats": {"g_att": {"encoder": variables["batch_stats"]}}}
+
+
+def test_classifier_and_batch_counters_are_skipped_and_unknown_keys_named():
+    state = _tiny_state()   # torchvision's own dict: fc.* and num_batches_tracked included
+    state["layer1.0.bn2.num_batches_tracked"] = np.array(3)
+    state["layer2.0.downsample.1.num_batches_tracked"] = np.array(3)
+    loaded = load_resnet34_encoder(_wrapped(), state)
+    np.testing.assert_array_equal(loaded["params"]["g_att"]["encoder"]["bn1"]["bias"],
+                                  state["bn1.bias"])
+    for unknown in ("avgpool.0.conv1.weight", "head.weight"):
+        with pytest.raises(ValueError, match=f"unexpected key '{unknown}'"):
+            load_resnet34_encoder(_wrapped(), {**state, unknown: np.ones((4, 4, 3, 3))})
+
+
+def test_pytorch_files_load_safely_when_torch_is_importable(tmp_path, monkeypatch):
+    import types
+
+    from ferjax.models.resnet34_weights import read_state_dict
+    state = _tiny_state()
+    for suffix in (".pth", ".pt"):
+        path = tmp_path / f"resnet34{suffix}"
+        path.write_bytes(b"not read by the fake")
+        monkeypatch.setitem(sys.modules, "torch", None)   # import torch raises ImportError
+        with pytest.raises(ImportError, match=rf"resnet34\{suffix} is a PyTorch file.*"
+                                              r"scripts/convert_resnet34\.py"):
+            read_state_dict(path)
+        calls = []
+
+        def load(*args, **kwargs):
+            calls.append((args, kwargs))
+            return {k: types.SimpleNamespace(numpy=lambda v=v: v) for k, v in state.items()}
+
+        monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(load=load))
+        read = read_state_dict(path)
+        # weights_only=True: a state_dict is tensors only, so nothing in the file can run code.
+        assert calls == [((path,), {"map_location": "cpu", "weights_only": True})]
+        assert set(read) == set(state)
+        np.testing.assert_array_equal(read["conv1.weight"], state["conv1.weight"])
+    other = tmp_path / "resnet34.bin"
+    other.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"resnet34\.bin: expected \.npz, \.pth or \.pt"):
+        read_state_dict(other)
