@@ -2,6 +2,7 @@
 
 import importlib.util
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -174,3 +175,26 @@ def test_pytorch_files_load_safely_when_torch_is_importable(tmp_path, monkeypatc
     other.write_bytes(b"")
     with pytest.raises(ValueError, match=r"resnet34\.bin: expected \.npz, \.pth or \.pt"):
         read_state_dict(other)
+
+
+def test_loaded_leaves_are_float32_and_misfits_are_named():
+    state = _tiny_state()
+    loaded = load_resnet34_encoder(_wrapped(), {k: v.astype(np.float64) if v.ndim else v
+                                                for k, v in state.items()})
+    leaves = jax.tree.leaves(loaded["params"]["g_att"]["encoder"])
+    assert {np.asarray(x).dtype for x in leaves} == {np.dtype(np.float32)}
+    # layer4 missing: 9 params and 6 statistics, the first three named in order.
+    with pytest.raises(ValueError, match=re.escape(
+            "ResNet34 weights lack 15 encoder entries, e.g. ['g_att/encoder/layer4_0/bn1/bias', "
+            "'g_att/encoder/layer4_0/bn1/mean', 'g_att/encoder/layer4_0/bn1/scale']")):
+        load_resnet34_encoder(_wrapped(), {k: v for k, v in state.items() if "layer4" not in k})
+    # A second block in layer1 has no place in a one-block-per-stage encoder.
+    with pytest.raises(ValueError, match=re.escape(
+            "ResNet34 weight layer1.1.conv1.weight has no place in the encoder "
+            "(g_att/encoder/layer1_1/conv1/kernel)")):
+        load_resnet34_encoder(_wrapped(), {**state, "layer1.1.conv1.weight": np.ones((4, 4, 3, 3))})
+    # A kernel of the wrong width names the key and both shapes.
+    with pytest.raises(ValueError, match=re.escape(
+            "ResNet34 weight layer2.0.conv2.weight: shape (3, 3, 8, 5) (converted) does not fit "
+            "the encoder's (3, 3, 8, 8)")):
+        load_resnet34_encoder(_wrapped(), {**state, "layer2.0.conv2.weight": np.ones((5, 8, 3, 3))})
