@@ -43,6 +43,59 @@ def test_vgg_shapes_and_parameter_count(small_vgg):
                                                 for i in (1, 2)]
 
 
+def _vgg_forward_by_hand(variables, images):
+    """Eval mode, written with lax.conv: per stage two (conv 3×3 SAME, no bias → BatchNorm with
+    running statistics → ReLU), then 2×2 max-pool; global mean; dense."""
+    params, stats = variables["params"], variables["batch_stats"]
+    x = images
+    for stage in range(1, 5):
+        for i in (1, 2):
+            x = jax.lax.conv_general_dilated(x, params[f"conv{stage}_{i}"]["kernel"], (1, 1),
+                                             "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+            bn, st = params[f"bn{stage}_{i}"], stats[f"bn{stage}_{i}"]
+            x = (x - st["mean"]) / jnp.sqrt(st["var"] + 1e-5) * bn["scale"] + bn["bias"]
+            x = jnp.maximum(x, 0.0)
+        x = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+    return jnp.mean(x, axis=(1, 2)) @ params["fc"]["kernel"] + params["fc"]["bias"], x
+
+
+def test_vgg_forward_matches_the_layer_order_by_hand(small_vgg):
+    model, variables = small_vgg
+    rng = np.random.default_rng(0)
+    # Non-trivial statistics and affine, so each BatchNorm's place and parameters matter.
+    stats = jax.tree.map(lambda v: jnp.asarray(rng.uniform(0.5, 1.5, v.shape), jnp.float32),
+                         variables["batch_stats"])
+    params = dict(variables["params"])
+    for name in params:
+        if name.startswith("bn"):
+            params[name] = jax.tree.map(
+                lambda v: jnp.asarray(rng.uniform(-0.5, 1.5, v.shape), jnp.float32), params[name])
+    variables = {"params": params, "batch_stats": stats}
+    images = jnp.asarray(rng.normal(size=(2, 48, 48, 1)), jnp.float32)
+    logits, features = _vgg_forward_by_hand(variables, images)
+    out = model.apply(variables, images)          # inference is the default
+    np.testing.assert_allclose(out["logits"], logits, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out["features"], features, rtol=1e-4, atol=1e-5)
+    assert sorted(params) == sorted([f"conv{s}_{i}" for s in range(1, 5) for i in (1, 2)]
+                                    + [f"bn{s}_{i}" for s in range(1, 5) for i in (1, 2)]
+                                    + ["fc"])
+
+
+def test_vgg_training_statistics_momentum_and_he_initialisation(small_vgg):
+    model, variables = small_vgg
+    images = jnp.asarray(np.random.default_rng(1).normal(size=(4, 48, 48, 1)), jnp.float32)
+    _, updates = model.apply(variables, images, train=True, mutable=["batch_stats"],
+                             rngs={"dropout": jax.random.key(0)})
+    first = jax.lax.conv_general_dilated(images, variables["params"]["conv1_1"]["kernel"], (1, 1),
+                                         "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    # Running mean ← 0.9 · 0 + 0.1 · batch mean (Keras' momentum 0.9, not flax's 0.99).
+    np.testing.assert_allclose(updates["batch_stats"]["bn1_1"]["mean"],
+                               0.1 * jnp.mean(first, axis=(0, 1, 2)), rtol=1e-4, atol=1e-6)
+    # He-normal kernels: std sqrt(2 / fan_in); conv4_2 has 9 · 128 · 128 weights, fan_in 1152.
+    kernel = np.asarray(variables["params"]["conv4_2"]["kernel"])
+    np.testing.assert_allclose(kernel.std(), np.sqrt(2.0 / (9 * 128)), rtol=0.03)
+
+
 def test_vgg_full_width_count_and_bad_multiplier():
     from ferjax.models import vgg
     assert vgg.scaled_widths(vgg.WIDTHS, 1.0) == (64, 128, 256, 512)
