@@ -29,6 +29,21 @@ def test_dropout_acts_before_the_classifier_only_in_training(attention_variables
                                inference, rtol=1e-5, atol=1e-6)
 
 
+def test_trunk_layers_are_named_by_block_and_position_with_optional_batch_norm():
+    # The names are the checkpoint's keys: conv<block>_<i> as Table 2, bn<block>_<i> after each.
+    names = [f"{block}_{i}" for block, (_, n) in enumerate(sun.CONV_PLAN, 1)
+             for i in range(1, n + 1)]
+    model = sun.SunBaseline(num_classes=7, batch_norm=True)
+    variables = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 144, 112, 1)))
+    trunk = variables["params"]["trunk"]
+    assert sorted(trunk) == sorted([f"conv{n}" for n in names] + [f"bn{n}" for n in names])
+    assert sorted(variables["batch_stats"]["trunk"]) == sorted(f"bn{n}" for n in names)
+    plain = jax.eval_shape(sun.SunBaseline(num_classes=7).init, jax.random.key(0),
+                           jnp.zeros((1, 144, 112, 1)))
+    assert sorted(plain["params"]["trunk"]) == sorted(f"conv{n}" for n in names)
+    assert "batch_stats" not in plain
+
+
 def test_baseline_has_exactly_table2_weights():
     model = sun.SunBaseline(num_classes=7)
     params = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 144, 112, 1)))["params"]
