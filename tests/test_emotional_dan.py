@@ -169,3 +169,57 @@ def test_missing_mean_landmarks_and_bad_images_are_named():
     model = build_model(TINY, _data_info())
     with pytest.raises(ValueError, match="multiples of 16"):
         jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 30, 30, 1)))
+
+
+@pytest.mark.parametrize("order", ["relu_bn", "bn_relu", "none"])
+def test_conv_block_applies_relu_and_batch_norm_in_the_configured_order(order):
+    from ferjax.models.emotional_dan import ConvBlock
+    block = ConvBlock(features=3, bn_order=order)
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(2, 4, 4, 2)), jnp.float32)
+    variables = block.init(jax.random.key(0), x, train=False)
+    stats = {"bn": {"mean": jnp.array([0.3, -0.2, 0.1]), "var": jnp.array([0.5, 2.0, 1.0])}}
+    params = {**variables["params"]}
+    if order != "none":
+        params["bn"] = {"scale": jnp.array([1.5, 0.5, -1.0]), "bias": jnp.array([0.2, -0.1, 0.3])}
+    conv = jax.lax.conv_general_dilated(x, params["conv"]["kernel"], (1, 1), "SAME",
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    conv = conv + params["conv"]["bias"]
+    bn = lambda y: ((y - stats["bn"]["mean"]) / jnp.sqrt(stats["bn"]["var"] + 1e-3)  # noqa: E731
+                    * params["bn"]["scale"] + params["bn"]["bias"])
+    expected = {"relu_bn": lambda: bn(jax.nn.relu(conv)), "bn_relu": lambda: jax.nn.relu(bn(conv)),
+                "none": lambda: jax.nn.relu(conv)}[order]()
+    applied = block.apply({"params": params, **({"batch_stats": stats} if order != "none"
+                                                else {})}, x, train=False)
+    np.testing.assert_allclose(applied, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_later_stages_name_their_layers_and_take_image_heatmap_and_feature_image(tiny):
+    _, variables, _ = tiny
+    stage_2 = variables["params"]["stage_2"]
+    assert set(stage_2) == {"input_bn", "feature_dense", "conv1a", "conv1b", "conv2a", "conv2b",
+                            "conv3a", "conv3b", "conv4a", "conv4b", "fc1", "fc1_bn",
+                            "fc2_landmark", "fc2_emotion"}
+    assert set(variables["params"]["stage_1"]) == set(stage_2) - {"input_bn", "feature_dense"}
+    # Channels of the stage-2 input: warped image, heatmap and feature image, concatenated.
+    assert stage_2["conv1a"]["conv"]["kernel"].shape == (3, 3, 3, 2)
+    assert stage_2["input_bn"]["scale"].shape == (3,)
+
+
+def test_only_the_active_stages_run_and_dropout_can_follow_every_pool(tiny):
+    _, variables, images = tiny
+    one = build_model({**TINY, "active_stages": 1}, _data_info())
+    out = one.apply(variables, images)
+    assert out["stage_landmarks"].shape == (1, 4, 68, 2)
+    every_pool = build_model({**TINY, "dropout_placement": "every_pool"}, _data_info())
+    run = lambda key: every_pool.apply(variables, images, train=True, rngs={"dropout": key},  # noqa: E731
+                                       mutable=["batch_stats"])[0]["logits"]
+    first, second = run(jax.random.key(0)), run(jax.random.key(1))
+    assert np.all(np.isfinite(first)) and not np.allclose(first, second)
+
+
+def test_factory_accepts_one_active_stage_and_names_config_fields():
+    assert build_model({**TINY, "active_stages": 1}, _data_info()).active_stages == 1
+    with pytest.raises(ValueError, match=r"config\.model\.bn_order='bn_first'"):
+        build_model({**TINY, "bn_order": "bn_first"}, _data_info())
+    with pytest.raises(ValueError, match=r"config\.model\.mean_shape"):
+        build_model({**TINY, "mean_shape": ((0.0, 0.0),) * 68}, _data_info())
