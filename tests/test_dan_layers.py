@@ -153,6 +153,14 @@ def test_code_anchor_clamps_points_half_a_patch_inside_the_image():
     assert heat.max() == pytest.approx(1.0) and np.count_nonzero(heat) == 16 * 16
 
 
+def test_code_anchor_reaches_the_first_row_and_column():
+    # Clamped to (8, 8), the patch covers rows and columns 0..15: row/column 0 included.
+    heat = _heat((2.0, 1.0), "code")
+    assert heat[0, 8] == pytest.approx(1.0 / 9.0) and heat[8, 0] == pytest.approx(1.0 / 9.0)
+    assert heat[0, 0] == pytest.approx(1.0 / (1.0 + np.hypot(8.0, 8.0)), rel=1e-6)
+    assert np.count_nonzero(heat) == 16 * 16
+
+
 def test_heatmap_rejects_an_unknown_anchor():
     with pytest.raises(ValueError, match="heatmap_anchor"):
         _heat((5.0, 5.0), "nearest")
