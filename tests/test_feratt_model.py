@@ -25,6 +25,38 @@ def test_preact_resnet18_has_the_cifar_reference_parameter_count():
     assert _param_count(PreActResNet(num_classes=10), (1, 32, 32, 3)) == 11_171_146
 
 
+@pytest.mark.parametrize("stride, c_in", [(1, 4), (2, 3)])
+def test_preact_block_by_hand(stride, c_in):
+    from ferjax.models.preact_resnet import PreActBlock
+    block = PreActBlock(features=4, stride=stride)
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=(2, 8, 8, c_in)), jnp.float32)
+    variables = block.init(jax.random.key(0), x, train=False)
+    stats = jax.tree.map(lambda v: jnp.asarray(rng.uniform(0.5, 1.5, v.shape), jnp.float32),
+                         variables["batch_stats"])
+    params = {k: ({"scale": jnp.asarray(rng.uniform(0.5, 1.5, v["scale"].shape), jnp.float32),
+                   "bias": jnp.asarray(rng.normal(size=v["bias"].shape), jnp.float32)}
+                  if k.startswith("bn") else v) for k, v in variables["params"].items()}
+    expected_names = {"bn1", "conv1", "bn2", "conv2"} | ({"shortcut"} if stride == 2 else set())
+    assert set(params) == expected_names and set(stats) == {"bn1", "bn2"}
+
+    def bn(y, name):
+        return ((y - stats[name]["mean"]) / jnp.sqrt(stats[name]["var"] + 1e-5)
+                * params[name]["scale"] + params[name]["bias"])
+
+    def conv(y, name, s, pad):
+        return jax.lax.conv_general_dilated(y, params[name]["kernel"], (s, s), pad,
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    pre = jax.nn.relu(bn(x, "bn1"))
+    # The projection reads the pre-activated input (He et al. 2016b); identity reads x itself.
+    shortcut = conv(pre, "shortcut", stride, "VALID") if stride == 2 else x
+    out = conv(jax.nn.relu(bn(conv(pre, "conv1", stride, ((1, 1), (1, 1))), "bn2")), "conv2", 1,
+               ((1, 1), (1, 1)))
+    applied = block.apply({"params": params, "batch_stats": stats}, x, train=False)
+    np.testing.assert_allclose(applied, out + shortcut, rtol=1e-4, atol=1e-5)
+
+
 def test_full_feratt_size_is_near_the_reference():
     model = build_model({"name": "feratt", "variant": "feratt_rep_cls", "num_resblocks": 8,
                          "embedding_dim": 32}, {"num_classes": 8, "image_shape": (64, 64, 3)})

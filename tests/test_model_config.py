@@ -13,8 +13,16 @@ DATA_INFO = {"num_classes": 8, "image_shape": (64, 64, 3),
 
 @pytest.mark.parametrize("name", models.names())
 def test_unknown_model_field_is_named(name):
-    with pytest.raises(ValueError, match=r"config\.model\.widht is not a field of model"):
+    with pytest.raises(ValueError, match=rf"config\.model\.widht is not a field of model "
+                                         rf"'{name}' \(unknown: \['widht'\]\)"):
         models.build_model({"name": name, "widht": 3}, DATA_INFO)
+
+
+def test_unknown_field_without_a_config_name_names_the_module_class():
+    from ferjax.models.from_config import module_kwargs
+    from ferjax.models.vgg import VGGFER
+    with pytest.raises(ValueError, match="is not a field of model 'VGGFER'"):
+        module_kwargs(VGGFER, {"widht": 3})
 
 
 @pytest.mark.parametrize("name", models.names())
