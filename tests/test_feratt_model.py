@@ -57,6 +57,41 @@ def test_preact_block_by_hand(stride, c_in):
     np.testing.assert_allclose(applied, out + shortcut, rtol=1e-4, atol=1e-5)
 
 
+def test_attention_feature_and_reconstruction_modules_name_their_layers():
+    import flax
+    model = build_model(dict(TINY, variant="feratt_rep_cls"), DATA)
+    params = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 64, 64, 3)))["params"]
+    paths = {"/".join(k[:3]) for k in flax.traverse_util.flatten_dict(params)}
+    # G_att: ResNet encoder (one block per stage in TINY), U-Net centre and decoders, head.
+    decoder = {f"g_att/{d}/{c}" for d in ("center", "dec5", "dec4", "dec3", "dec2", "dec1")
+               for c in ("conv1", "conv2")}
+    encoder = {f"g_att/encoder/{n}" for n in ("bn1", "conv1", "layer1_0", "layer2_0",
+                                                "layer3_0", "layer4_0")}
+    head = {f"g_att/{h}/{p}" for h in ("head_conv", "head_out") for p in ("kernel", "bias")}
+    assert {p for p in paths if p.startswith("g_att/")} == decoder | encoder | head
+    # G_ft with one residual block; G_rec's two convolutions and BatchNorm.
+    assert {p.rsplit("/", 1)[0] for p in paths if p.startswith("g_ft/")} == {
+        "g_ft/conv_input", "g_ft/conv_mid", "g_ft/res0_conv1", "g_ft/res0_conv2"}
+    assert {p.rsplit("/", 1)[0] for p in paths if p.startswith("g_rec/")} == {
+        "g_rec/bn", "g_rec/conv1", "g_rec/conv2"}
+
+
+def test_training_mode_reaches_the_attention_encoder_statistics():
+    model = build_model(dict(TINY, variant="feratt_rep_cls"), DATA)
+    images = jax.random.uniform(jax.random.key(1), (2, 64, 64, 3))
+    variables = model.init(jax.random.key(0), images)
+    _, updates = model.apply(variables, images, train=True, mutable=["batch_stats"])
+    old = variables["batch_stats"]["g_att"]["encoder"]["bn1"]["mean"]
+    assert not np.allclose(updates["batch_stats"]["g_att"]["encoder"]["bn1"]["mean"], old)
+
+
+def test_code_normalize_layer_keeps_the_input_dtype():
+    from ferjax.models.feratt import code_normalize_layer
+    x = jnp.full((1, 2, 2, 3), 0.5, jnp.bfloat16)
+    assert code_normalize_layer(x).dtype == jnp.bfloat16
+    assert code_normalize_layer(x.astype(jnp.float32)).dtype == jnp.float32
+
+
 def test_full_feratt_size_is_near_the_reference():
     model = build_model({"name": "feratt", "variant": "feratt_rep_cls", "num_resblocks": 8,
                          "embedding_dim": 32}, {"num_classes": 8, "image_shape": (64, 64, 3)})
