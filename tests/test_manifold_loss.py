@@ -110,6 +110,27 @@ def test_mixup_is_deterministic_per_key_and_off_without_one():
     no_key = manifold.gaussian_manifold(outputs, {"label": batch["label"]}, num_classes=2,
                                         mixup=True)
     assert float(no_key) == pytest.approx(_loss(Z, LABELS))
+    # The trainer's key arrives as batch["rng"]: it turns mixup on, as the option key does.
+    assert float(a) != pytest.approx(float(no_key))
+    assert float(a) == float(manifold.gaussian_manifold(outputs, {"label": batch["label"]},
+                                                        num_classes=2, mixup=True,
+                                                        rng=jax.random.key(3)))
+
+
+@pytest.mark.parametrize("pairing", ["soft", "code"])
+def test_mixup_ignores_the_embedding_of_a_padding_example(pairing):
+    # A weight-0 row (padding) and every mixed row it takes part in are left out of the
+    # centroids and of the mean, so where its embedding lies cannot matter.
+    labels = jnp.asarray(LABELS + [1])
+    weight = jnp.asarray([1.0, 1.0, 1.0, 1.0, 0.0])
+
+    def loss(pad):
+        z = jnp.asarray(Z + [[pad]], jnp.float32)
+        return float(manifold.gaussian_manifold(
+            {"embedding": z}, {"label": labels, "weight": weight}, num_classes=2, mixup=True,
+            mixup_pairing=pairing, rng=jax.random.key(3)))
+
+    assert loss(0.5) == pytest.approx(loss(40.0), rel=1e-6)
 
 
 def test_registered_and_validates_options():
