@@ -199,6 +199,14 @@ def test_bfloat16_compute_returns_float32_metrics_and_state():
                                           compute_dtype=jnp.bfloat16)
     assert all(v.dtype == jnp.float32 for v in metrics.values())
     assert all(x.dtype == jnp.float32 for x in jax.tree_util.tree_leaves(new_state.params))
+    # Exactly the training forward with bfloat16 weights and image, losses in float32.
+    bf16_params = jax.tree.map(lambda p: p.astype(jnp.bfloat16), state.params)
+    train_logits = model.apply({"params": bf16_params, "batch_stats": state.batch_stats},
+                               batch["image"].astype(jnp.bfloat16), train=True,
+                               mutable=["batch_stats"])[0]["logits"]
+    np.testing.assert_allclose(metrics["loss"],
+                               2.0 * weighted_ce(train_logits.astype(jnp.float32), batch),
+                               rtol=1e-6)
     f32 = steps.train_step(state, batch, jax.random.key(1), loss_terms=CE)[1]
     np.testing.assert_allclose(metrics["loss"], f32["loss"], rtol=0.05)
     assert float(metrics["loss"]) != float(f32["loss"])  # the forward really ran in bfloat16
@@ -245,3 +253,14 @@ def test_evaluation_uses_the_ema_variables_when_the_state_keeps_them():
     raw = model.apply({"params": state.params, "batch_stats": state.batch_stats},
                       batch["image"], train=False)["logits"]
     assert not np.allclose(expected, raw)
+
+
+def test_accuracy_is_reported_only_when_the_batch_has_labels(monkeypatch):
+    model = Tiny()
+    batch = make_batch()
+    state = make_state(model)
+    monkeypatch.setattr(loss_lib, "get", lambda name: lambda outputs, batch: jnp.mean(
+        jnp.square(outputs["logits"])))
+    unlabelled = {"image": batch["image"], "weight": batch["weight"]}
+    _, metrics = steps.train_step(state, unlabelled, jax.random.key(1), loss_terms={"l2": {}})
+    assert set(metrics) == {"loss", "loss/l2", "finite"}

@@ -17,17 +17,16 @@ def _variables(state, params):
     return {"params": params, "batch_stats": state.batch_stats}
 
 
-def _forward(state, params, image, compute_dtype, **kwargs):
-    """apply_fn with params and image in compute_dtype; floating outputs back in float32.
+def _train_forward(state, params, image, compute_dtype, dropout_rng):
+    """Training-mode apply_fn with params and image in compute_dtype.
 
-    BatchNorm statistics are passed as stored (float32) and so are their updates.
+    Returns (floating outputs in float32, {"batch_stats": updates}); BatchNorm statistics are
+    passed as stored (float32) and so are their updates.
     """
-    result = state.apply_fn(_variables(state, cast_floats(params, compute_dtype)),
-                            image.astype(compute_dtype), **kwargs)
-    if kwargs.get("mutable"):
-        outputs, updates = result
-        return cast_floats(outputs, jnp.float32), updates
-    return cast_floats(result, jnp.float32)
+    outputs, updates = state.apply_fn(_variables(state, cast_floats(params, compute_dtype)),
+                                      image.astype(compute_dtype), train=True,
+                                      rngs={"dropout": dropout_rng}, mutable=["batch_stats"])
+    return cast_floats(outputs, jnp.float32), updates
 
 
 def eval_forward(state, image, compute_dtype=jnp.float32):
@@ -72,8 +71,8 @@ def train_step(state, batch: dict, rng: jax.Array, *, loss_terms: Mapping[str, M
         batch = batch_augment_lib.apply(batch, jax.random.fold_in(step_rng, 1), batch_augment)
 
     def loss_fn(params):
-        outputs, updates = _forward(state, params, batch["image"], compute_dtype, train=True,
-                                    rngs={"dropout": dropout_rng}, mutable=["batch_stats"])
+        outputs, updates = _train_forward(state, params, batch["image"], compute_dtype,
+                                          dropout_rng)
         total, parts = loss_lib.total_loss(outputs, {**batch, "rng": loss_rng, "step": state.step},
                                            loss_terms)
         return total, (outputs, updates, parts)
