@@ -219,3 +219,17 @@ def test_forward_matches_the_layer_order_by_hand(small_model):
     assert np.any(np.asarray(variables["params"]["c2_bn1"]["scale"]) < 0)
     logits = model.apply(variables, images)["logits"]
     np.testing.assert_allclose(logits, _forward_by_hand(variables, images), rtol=1e-3, atol=1e-3)
+
+
+def test_c4_batch_norm_normalises_the_pooled_map_in_training(small_model):
+    # In inference BatchNorm is a per-channel affine map and commutes with average pooling; in
+    # training its batch statistics are those of the 3×3 pooled map, not of the full map.
+    model, variables, images = small_model
+    _, state = model.apply(variables, images, train=True, rngs={"dropout": jax.random.key(0)},
+                           mutable=["batch_stats", "intermediates"], capture_intermediates=True)
+    conv = state["intermediates"]["c4_conv"]["__call__"][0]
+    pooled = adaptive_avg_pool(jnp.maximum(conv, 0.0), (3, 3))
+    old = variables["batch_stats"]["c4_bn"]["var"]
+    np.testing.assert_allclose(state["batch_stats"]["c4_bn"]["var"],
+                               0.9 * old + 0.1 * jnp.var(pooled, axis=(0, 1, 2)),
+                               rtol=1e-4, atol=1e-6)
