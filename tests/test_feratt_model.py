@@ -92,6 +92,26 @@ def test_code_normalize_layer_keeps_the_input_dtype():
     assert code_normalize_layer(x.astype(jnp.float32)).dtype == jnp.float32
 
 
+def test_preact_resnet_layer_names_training_statistics_and_a_one_wide_embedding():
+    import flax
+    model = PreActResNet(num_classes=3, stage_sizes=(1, 1), width=4, embedding_dim=1)
+    x = jax.random.normal(jax.random.key(0), (2, 8, 8, 3))
+    variables = model.init(jax.random.key(1), x)
+    names = {"/".join(k[:2]) for k in flax.traverse_util.flatten_dict(variables["params"])}
+    assert names == {"conv1/kernel", "layer1_0/bn1", "layer1_0/conv1", "layer1_0/bn2",
+                     "layer1_0/conv2", "layer2_0/bn1", "layer2_0/conv1", "layer2_0/bn2",
+                     "layer2_0/conv2", "layer2_0/shortcut", "embedding/kernel",
+                     "embedding/bias", "classifier/kernel", "classifier/bias"}
+    out, state = model.apply(variables, x, train=True, capture_intermediates=True,
+                             mutable=["batch_stats", "intermediates"])
+    assert out["embedding"].shape == (2, 1)
+    # Training mode reaches the blocks: the first BatchNorm's running mean moves by 0.1 of the
+    # batch mean of the stem's output (momentum 0.9, as the reference's PyTorch 0.1).
+    stem = state["intermediates"]["conv1"]["__call__"][0]
+    np.testing.assert_allclose(state["batch_stats"]["layer1_0"]["bn1"]["mean"],
+                               0.1 * jnp.mean(stem, axis=(0, 1, 2)), rtol=1e-4, atol=1e-6)
+
+
 def test_full_feratt_size_is_near_the_reference():
     model = build_model({"name": "feratt", "variant": "feratt_rep_cls", "num_resblocks": 8,
                          "embedding_dim": 32}, {"num_classes": 8, "image_shape": (64, 64, 3)})

@@ -71,6 +71,28 @@ def test_patch_product_only_below_the_kernel_size():
                                   dimension_numbers=dn)
 
 
+def test_small_map_conv_passes_every_argument_through():
+    # Either path must be lax.conv_general_dilated with the same arguments and result.
+    dn = ("NHWC", "HWIO", "NHWC")
+    x = jax.random.normal(jax.random.key(0), (2, 6, 6, 3))
+    w = jax.random.normal(jax.random.key(1), (3, 3, 3, 4))
+    for kwargs in ({"rhs_dilation": (2, 2)}, {"lhs_dilation": (2, 2)}):
+        pad = ((1, 1), (1, 1))
+        np.testing.assert_allclose(
+            small_map_conv(x, w, (1, 1), pad, dimension_numbers=dn, **kwargs),
+            lax.conv_general_dilated(x, w, (1, 1), pad, dimension_numbers=dn, **kwargs),
+            rtol=1e-5, atol=1e-5)
+    for size in (6, 2):          # the plain path and the patch product
+        lhs = x[:, :size, :size].astype(jnp.bfloat16)
+        out = small_map_conv(lhs, w.astype(jnp.bfloat16), (1, 1), "SAME", dimension_numbers=dn,
+                             preferred_element_type=jnp.float32)
+        assert out.dtype == jnp.float32
+    # A map below the kernel in one dimension only stays a convolution.
+    dn_shapes = lax.conv_dimension_numbers((1, 2, 5, 4), (3, 3, 4, 8), dn)
+    assert not uses_patch_product((1, 2, 5, 4), (3, 3, 4, 8), (1, 1), dimension_numbers=dn_shapes)
+    assert not uses_patch_product((1, 5, 2, 4), (3, 3, 4, 8), (1, 1), dimension_numbers=dn_shapes)
+
+
 def test_feratt_at_64_runs_its_2x2_maps_as_patch_products():
     model = FERAtt(num_classes=3, encoder_widths=(4, 4, 4, 8), encoder_blocks=(1, 1, 1, 1),
                    decoder_filters=2, rep_width=4)
