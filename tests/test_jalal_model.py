@@ -233,3 +233,9 @@ def test_c4_batch_norm_normalises_the_pooled_map_in_training(small_model):
     np.testing.assert_allclose(state["batch_stats"]["c4_bn"]["var"],
                                0.9 * old + 0.1 * jnp.var(pooled, axis=(0, 1, 2)),
                                rtol=1e-4, atol=1e-6)
+
+
+def test_images_without_a_batch_axis_are_named():
+    model = jalal_from_config({}, {"num_classes": 3})
+    with pytest.raises(ValueError, match=r"expects \(B, H, W, C\) images, got \(32, 32, 3\)"):
+        jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((32, 32, 3)))

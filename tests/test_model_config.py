@@ -104,3 +104,9 @@ def test_configs_keep_their_effective_model_values(config_module, arg, expected)
     assert {key: getattr(model, key) for key in expected} == expected
     # Every Module field is in the config, so --config.model.<field>=... can override it.
     assert set(models.default_config(config.model.name)) <= set(config.model)
+
+
+def test_unknown_model_name_lists_the_models():
+    with pytest.raises(ValueError, match=r"config\.model\.name='resnet' is not a model; choose "
+                                         r"one of \['emotional_dan'"):
+        models.build_model({"name": "resnet"}, DATA_INFO)
