@@ -212,3 +212,11 @@ def test_heatmap_gradient_is_finite_with_landmarks_on_pixels(anchor):
     # Away from pixel centres the gradient is the norm's: d/dx of 1/(1+|p−s|) summed over the
     # patch is non-zero for the sub-pixel point.
     assert np.abs(grad[0, 2]).sum() > 0
+
+
+def test_round_anchor_keeps_rows_below_the_width_of_a_tall_image():
+    # 40 rows × 32 columns: a landmark at y = 36 lights rows 28..39, including those ≥ 32.
+    heat = _heat((10.0, 36.0), "round", shape=(40, 32))
+    assert heat[36, 10] == pytest.approx(1.0)
+    assert heat[39, 10] == pytest.approx(0.25)
+    assert heat[33, 10] == pytest.approx(0.25)

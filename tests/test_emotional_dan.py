@@ -223,3 +223,26 @@ def test_factory_accepts_one_active_stage_and_names_config_fields():
         build_model({**TINY, "bn_order": "bn_first"}, _data_info())
     with pytest.raises(ValueError, match=r"config\.model\.mean_shape"):
         build_model({**TINY, "mean_shape": ((0.0, 0.0),) * 68}, _data_info())
+
+
+def test_batch_norm_momentum_reaches_every_stage(tiny):
+    _, variables, images = tiny
+
+    def stats(momentum):
+        model = build_model({**TINY, "bn_momentum": momentum}, _data_info())
+        return model.apply(variables, images, train=True, rngs={"dropout": jax.random.key(0)},
+                           mutable=["batch_stats"])[1]["batch_stats"]
+
+    slow, fast = stats(0.99), stats(0.9)
+    for stage in ("stage_1", "stage_2"):
+        old = variables["batch_stats"][stage]["conv1a"]["bn"]["mean"]
+        # m·old + (1 − m)·batch: the step from old is 10× larger with momentum 0.9.
+        np.testing.assert_allclose(fast[stage]["conv1a"]["bn"]["mean"] - old,
+                                   10 * (slow[stage]["conv1a"]["bn"]["mean"] - old),
+                                   rtol=1e-3, atol=1e-6)
+
+
+@pytest.mark.parametrize("field", ["heatmap_anchor", "feature_upscale"])
+def test_bad_choices_name_their_config_field(field):
+    with pytest.raises(ValueError, match=rf"config\.model\.{field}='nope'; choose one of"):
+        build_model({**TINY, field: "nope"}, _data_info())

@@ -239,3 +239,15 @@ def test_images_without_a_batch_axis_are_named():
     model = jalal_from_config({}, {"num_classes": 3})
     with pytest.raises(ValueError, match=r"expects \(B, H, W, C\) images, got \(32, 32, 3\)"):
         jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((32, 32, 3)))
+
+
+def test_self_attention_computes_in_its_dtype():
+    from ferjax.models.layers import attention_weights
+    q = jnp.ones((1, 4, 2), jnp.bfloat16)
+    assert attention_weights(q, q).dtype == jnp.bfloat16
+    layer = SelfAttention2D(dtype=jnp.bfloat16)
+    y = jax.random.normal(jax.random.key(0), (1, 4, 4, 8))
+    variables = layer.init(jax.random.key(1), y)
+    _, state = layer.apply(variables, y, capture_intermediates=True, mutable=["intermediates"])
+    for conv in ("W_j", "W_k", "W_l"):
+        assert state["intermediates"][conv]["__call__"][0].dtype == jnp.bfloat16, conv

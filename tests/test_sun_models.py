@@ -173,3 +173,27 @@ def test_fully_convolutional_map_values(attention_variables, shape):
     np.testing.assert_allclose(out["attention"], weights_ref, rtol=1e-4, atol=1e-7)
     logits_ref = z_ref @ np.asarray(variables["params"]["fc"]["kernel"], np.float64)
     np.testing.assert_allclose(out["logits"], logits_ref, rtol=1e-4, atol=1e-5)
+
+
+def test_printed_equation_5_normalises_each_example_by_its_own_scores():
+    scores = jax.random.normal(jax.random.key(0), (2, 3, 4))
+    both = sun.attention_weight_map(scores, 1.0, symmetric=True, symmetric_denominator="paper")
+    for i in range(2):
+        alone = sun.attention_weight_map(scores[i:i + 1], 1.0, symmetric=True,
+                                         symmetric_denominator="paper")
+        np.testing.assert_allclose(both[i:i + 1], alone, rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [sun.SunBaseline, sun.SunGAP])
+def test_baseline_and_gap_outputs_and_their_dropout(cls):
+    model = cls(num_classes=7)
+    x = jax.random.normal(jax.random.key(1), (2, 144, 112, 1))
+    variables = model.init(jax.random.key(0), x)
+    inference = model.apply(variables, x)
+    assert inference["logits"].shape == (2, 7)
+    train = lambda key: model.apply(variables, x, train=True, rngs={"dropout": key})["logits"]  # noqa: E731
+    assert not np.allclose(train(jax.random.key(2)), train(jax.random.key(3)))
+    if cls is sun.SunGAP:
+        # The uniform map follows the features' dtype (bfloat16 under mixed precision).
+        half = jax.tree.map(lambda p: p.astype(jnp.bfloat16), variables)
+        assert model.apply(half, x.astype(jnp.bfloat16))["attention"].dtype == jnp.bfloat16

@@ -70,6 +70,8 @@ def assert_trees_equal(a, b):
 def test_train_step_is_one_optimiser_step_on_the_weighted_loss():
     model, batch = Tiny(), make_batch()
     state = make_state(model)
+    # Stored statistics unlike a fresh init's, so the step must pass the state's own.
+    state = state.replace(batch_stats=jax.tree.map(lambda v: v + 0.5, state.batch_stats))
 
     def reference_loss(params):
         outputs, updates = model.apply({"params": params, "batch_stats": state.batch_stats},
