@@ -105,6 +105,9 @@ def test_preact_resnet_layer_names_training_statistics_and_a_one_wide_embedding(
     out, state = model.apply(variables, x, train=True, capture_intermediates=True,
                              mutable=["batch_stats", "intermediates"])
     assert out["embedding"].shape == (2, 1)
+    # Each later stage's first block halves the map: 8×8 → 4×4 in layer2_0.
+    assert state["intermediates"]["layer1_0"]["__call__"][0].shape == (2, 8, 8, 4)
+    assert state["intermediates"]["layer2_0"]["__call__"][0].shape == (2, 4, 4, 8)
     # Training mode reaches the blocks: the first BatchNorm's running mean moves by 0.1 of the
     # batch mean of the stem's output (momentum 0.9, as the reference's PyTorch 0.1).
     stem = state["intermediates"]["conv1"]["__call__"][0]

@@ -87,6 +87,27 @@ def test_small_map_conv_passes_every_argument_through():
         out = small_map_conv(lhs, w.astype(jnp.bfloat16), (1, 1), "SAME", dimension_numbers=dn,
                              preferred_element_type=jnp.float32)
         assert out.dtype == jnp.float32
+    # Dilations and groups on a map below the kernel size go to the plain convolution.
+    small = x[:, :2, :2]
+    for kwargs, w_ in (({"rhs_dilation": (2, 2)}, w), ({"lhs_dilation": (2, 2)}, w),
+                       ({"feature_group_count": 3}, w[:, :, :1, :3])):
+        pad = ((1, 1), (1, 1))
+        np.testing.assert_allclose(
+            small_map_conv(small, w_, (1, 1), pad, dimension_numbers=dn, **kwargs),
+            lax.conv_general_dilated(small, w_, (1, 1), pad, dimension_numbers=dn, **kwargs),
+            rtol=1e-5, atol=1e-5)
+    grouped = x[..., :3]
+    np.testing.assert_allclose(
+        small_map_conv(grouped, w[:, :, :1, :3], (1, 1), "SAME", dimension_numbers=dn,
+                       feature_group_count=3),
+        lax.conv_general_dilated(grouped, w[:, :, :1, :3], (1, 1), "SAME", dimension_numbers=dn,
+                                 feature_group_count=3), rtol=1e-5, atol=1e-5)
+    shapes = lax.conv_dimension_numbers((1, 2, 2, 4), (3, 3, 4, 8), dn)
+    assert not uses_patch_product((1, 2, 2, 4), (3, 3, 4, 8), (1, 1), lhs_dilation=(2, 2),
+                                  dimension_numbers=shapes)
+    assert not uses_patch_product((1, 2, 2, 4), (3, 3, 4, 8), (1, 1))   # no layout given
+    nchw = lax.conv_dimension_numbers((1, 4, 2, 2), (8, 4, 3, 3), ("NCHW", "OIHW", "NCHW"))
+    assert not uses_patch_product((1, 4, 2, 2), (8, 4, 3, 3), (1, 1), dimension_numbers=nchw)
     # A map below the kernel in one dimension only stays a convolution.
     dn_shapes = lax.conv_dimension_numbers((1, 2, 5, 4), (3, 3, 4, 8), dn)
     assert not uses_patch_product((1, 2, 5, 4), (3, 3, 4, 8), (1, 1), dimension_numbers=dn_shapes)
