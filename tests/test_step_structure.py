@@ -112,6 +112,8 @@ def test_small_map_conv_passes_every_argument_through():
     dn_shapes = lax.conv_dimension_numbers((1, 2, 5, 4), (3, 3, 4, 8), dn)
     assert not uses_patch_product((1, 2, 5, 4), (3, 3, 4, 8), (1, 1), dimension_numbers=dn_shapes)
     assert not uses_patch_product((1, 5, 2, 4), (3, 3, 4, 8), (1, 1), dimension_numbers=dn_shapes)
+    # The kernel's width, not its input channels, bounds the map (3 wide: a convolution).
+    assert not uses_patch_product((1, 2, 3, 4), (3, 3, 4, 8), (1, 1), dimension_numbers=dn_shapes)
 
 
 def test_feratt_at_64_runs_its_2x2_maps_as_patch_products():
