@@ -116,6 +116,19 @@ def test_small_map_conv_passes_every_argument_through():
     assert not uses_patch_product((1, 2, 3, 4), (3, 3, 4, 8), (1, 1), dimension_numbers=dn_shapes)
 
 
+def test_small_map_conv_passes_the_requested_precision_to_every_operation():
+    # Invisible in float32 on a CPU, but on a GPU/TPU it selects the matmul precision.
+    dn = ("NHWC", "HWIO", "NHWC")
+    w = jnp.ones((3, 3, 2, 4))
+    for size in (6, 2):          # the plain path; the patches and their product
+        x = jnp.ones((1, size, size, 2))
+        jaxpr = str(jax.make_jaxpr(lambda a, b: small_map_conv(
+            a, b, (1, 1), "SAME", dimension_numbers=dn, precision=lax.Precision.HIGHEST))(x, w))
+        ops = jaxpr.count("conv_general_dilated[") + jaxpr.count("dot_general[")
+        assert ops == (1 if size == 6 else 2), jaxpr
+        assert jaxpr.count("precision=(Precision.HIGHEST") == ops, jaxpr
+
+
 def test_feratt_at_64_runs_its_2x2_maps_as_patch_products():
     model = FERAtt(num_classes=3, encoder_widths=(4, 4, 4, 8), encoder_blocks=(1, 1, 1, 1),
                    decoder_filters=2, rep_width=4)
