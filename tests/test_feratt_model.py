@@ -25,7 +25,7 @@ def test_preact_resnet18_has_the_cifar_reference_parameter_count():
     assert _param_count(PreActResNet(num_classes=10), (1, 32, 32, 3)) == 11_171_146
 
 
-@pytest.mark.parametrize("stride, c_in", [(1, 4), (2, 3)])
+@pytest.mark.parametrize("stride, c_in", [(1, 4), (2, 3), (1, 3)])
 def test_preact_block_by_hand(stride, c_in):
     from ferjax.models.preact_resnet import PreActBlock
     block = PreActBlock(features=4, stride=stride)
@@ -37,7 +37,8 @@ def test_preact_block_by_hand(stride, c_in):
     params = {k: ({"scale": jnp.asarray(rng.uniform(0.5, 1.5, v["scale"].shape), jnp.float32),
                    "bias": jnp.asarray(rng.normal(size=v["bias"].shape), jnp.float32)}
                   if k.startswith("bn") else v) for k, v in variables["params"].items()}
-    expected_names = {"bn1", "conv1", "bn2", "conv2"} | ({"shortcut"} if stride == 2 else set())
+    projects = stride == 2 or c_in != 4          # shape changes: a 1×1 projection shortcut
+    expected_names = {"bn1", "conv1", "bn2", "conv2"} | ({"shortcut"} if projects else set())
     assert set(params) == expected_names and set(stats) == {"bn1", "bn2"}
 
     def bn(y, name):
@@ -50,7 +51,7 @@ def test_preact_block_by_hand(stride, c_in):
 
     pre = jax.nn.relu(bn(x, "bn1"))
     # The projection reads the pre-activated input (He et al. 2016b); identity reads x itself.
-    shortcut = conv(pre, "shortcut", stride, "VALID") if stride == 2 else x
+    shortcut = conv(pre, "shortcut", stride, "VALID") if projects else x
     out = conv(jax.nn.relu(bn(conv(pre, "conv1", stride, ((1, 1), (1, 1))), "bn2")), "conv2", 1,
                ((1, 1), (1, 1)))
     applied = block.apply({"params": params, "batch_stats": stats}, x, train=False)

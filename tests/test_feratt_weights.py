@@ -198,3 +198,15 @@ def test_loaded_leaves_are_float32_and_misfits_are_named():
             "ResNet34 weight layer2.0.conv2.weight: shape (3, 3, 8, 5) (converted) does not fit "
             "the encoder's (3, 3, 8, 8)")):
         load_resnet34_encoder(_wrapped(), {**state, "layer2.0.conv2.weight": np.ones((5, 8, 3, 3))})
+
+
+def test_encoder_stem_is_torchvision_conv1_padding_3():
+    encoder, variables = _init()
+    x = jax.random.normal(jax.random.key(2), (1, 32, 32, 3))
+    _, state = encoder.apply(variables, x, train=False, capture_intermediates=True,
+                             mutable=["intermediates"])
+    stem = state["intermediates"]["conv1"]["__call__"][0]
+    expected = jax.lax.conv_general_dilated(x, variables["params"]["conv1"]["kernel"], (2, 2),
+                                            ((3, 3), (3, 3)),
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    np.testing.assert_allclose(stem, expected, rtol=1e-5, atol=1e-5)

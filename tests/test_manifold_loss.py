@@ -150,9 +150,12 @@ def _reference_loss(z, one_hot, centroid_targets, sigma):
     return ((p - one_hot) ** 2).sum(1).mean()
 
 
-@pytest.mark.parametrize("pairing", ["soft", "code"])
-def test_mixup_pairings_match_hand_computation(pairing):
-    labels = np.array([0, 2, 1, 2, 0, 1])
+@pytest.mark.parametrize("pairing,labels", [
+    ("soft", [0, 2, 1, 2, 0, 1]), ("code", [0, 2, 1, 2, 0, 1]),
+    ("code", [2, 2, 2, 2, 1, 1]),    # pairs that share a label keep a one-hot target
+])
+def test_mixup_pairings_match_hand_computation(pairing, labels):
+    labels = np.array(labels)
     z = np.random.default_rng(0).normal(size=(6, 2))
     key = jax.random.key(5)
     key_lambda, key_perm = jax.random.split(key)
@@ -169,6 +172,8 @@ def test_mixup_pairings_match_hand_computation(pairing):
         mixed = lam * labels + (1 - lam) * labels[perm]
         targets = np.concatenate([one_hot, (mixed[:, None] == np.arange(3)).astype(float)])
         assert targets[6:].sum() == np.sum(labels == labels[perm])
+        if labels[0] == 2:
+            assert targets[6:].sum() > 0
         expected = _reference_loss(z_all, targets, targets, 0.5)
     got = manifold.gaussian_manifold({"embedding": jnp.asarray(z, jnp.float32)},
                                      {"label": jnp.asarray(labels)}, num_classes=3, mixup=True,

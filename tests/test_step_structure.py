@@ -87,6 +87,8 @@ def test_small_map_conv_passes_every_argument_through():
         out = small_map_conv(lhs, w.astype(jnp.bfloat16), (1, 1), "SAME", dimension_numbers=dn,
                              preferred_element_type=jnp.float32)
         assert out.dtype == jnp.float32
+        same = small_map_conv(lhs, w.astype(jnp.bfloat16), (1, 1), "SAME", dimension_numbers=dn)
+        assert same.dtype == jnp.bfloat16
     # Dilations and groups on a map below the kernel size go to the plain convolution.
     small = x[:, :2, :2]
     for kwargs, w_ in (({"rhs_dilation": (2, 2)}, w), ({"lhs_dilation": (2, 2)}, w),

@@ -42,6 +42,10 @@ def test_trunk_layers_are_named_by_block_and_position_with_optional_batch_norm()
                            jnp.zeros((1, 144, 112, 1)))
     assert sorted(plain["params"]["trunk"]) == sorted(f"conv{n}" for n in names)
     assert "batch_stats" not in plain
+    for cls in (sun.SunAttention, sun.SunGAP):
+        shapes = jax.eval_shape(cls(num_classes=7).init, jax.random.key(0),
+                                jnp.zeros((1, 144, 112, 1)))
+        assert sorted(shapes["params"]["trunk"]) == sorted(f"conv{n}" for n in names)
 
 
 def test_baseline_has_exactly_table2_weights():
@@ -197,3 +201,14 @@ def test_baseline_and_gap_outputs_and_their_dropout(cls):
         # The uniform map follows the features' dtype (bfloat16 under mixed precision).
         half = jax.tree.map(lambda p: p.astype(jnp.bfloat16), variables)
         assert model.apply(half, x.astype(jnp.bfloat16))["attention"].dtype == jnp.bfloat16
+
+
+@pytest.mark.parametrize("cls", [sun.SunBaseline, sun.SunAttention, sun.SunGAP])
+def test_training_mode_reaches_the_trunk_batch_norm(cls):
+    model = cls(num_classes=7, batch_norm=True)
+    x = jax.random.normal(jax.random.key(1), (2, 144, 112, 1))
+    variables = model.init(jax.random.key(0), x)
+    _, updates = model.apply(variables, x, train=True, rngs={"dropout": jax.random.key(2)},
+                             mutable=["batch_stats"])
+    old = variables["batch_stats"]["trunk"]["bn1_1"]["mean"]
+    assert not np.allclose(updates["batch_stats"]["trunk"]["bn1_1"]["mean"], old)

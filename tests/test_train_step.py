@@ -266,3 +266,11 @@ def test_accuracy_is_reported_only_when_the_batch_has_labels(monkeypatch):
     unlabelled = {"image": batch["image"], "weight": batch["weight"]}
     _, metrics = steps.train_step(state, unlabelled, jax.random.key(1), loss_terms={"l2": {}})
     assert set(metrics) == {"loss", "loss/l2", "finite"}
+
+
+def test_a_model_without_batch_norm_keeps_an_empty_statistics_collection():
+    model, batch = SqrtAtZero(), make_batch()
+    state = make_state(model).replace(params={"w": jnp.ones((1,))})
+    new_state, metrics = steps.train_step(state, batch, jax.random.key(1), loss_terms=CE)
+    assert float(metrics["finite"]) == 1.0
+    assert new_state.batch_stats == {}
