@@ -26,6 +26,7 @@ generates mutants in forked workers and runs them from a forked server, which in
 
 from __future__ import annotations
 
+import argparse
 import fnmatch
 import random
 import sys
@@ -104,15 +105,24 @@ def generate_mutants() -> None:
     create_mutants(max_children=2)
 
 
+def parse_sample(argv: list[str]) -> argparse.Namespace:
+    """`sample N [--seed S] [PATTERN ...]`; a bad value exits with a usage line naming it."""
+    parser = argparse.ArgumentParser(prog="scripts/mutation.py sample")
+    parser.add_argument("per_file", type=int, metavar="N",
+                        help="at most this many unchecked mutants per source file")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("patterns", nargs="*", metavar="PATTERN",
+                        help="mutant-name globs, e.g. 'ferjax.models*' (default: all)")
+    args = parser.parse_intermixed_args(argv)
+    if args.per_file < 1:
+        parser.error(f"N must be at least 1, got {args.per_file}")
+    return args
+
+
 def sample(argv: list[str]) -> list[str]:
     """`sample N [--seed S] [PATTERN ...]` → the mutant names to run."""
-    per_file, seed, patterns = int(argv[0]), 0, []
-    rest = argv[1:]
-    while rest:
-        if rest[0] == "--seed":
-            seed, rest = int(rest[1]), rest[2:]
-        else:
-            patterns, rest = patterns + [rest[0]], rest[1:]
+    args = parse_sample(argv)
+    per_file, seed, patterns = args.per_file, args.seed, args.patterns
     generate_mutants()
     chosen = []
     rng = random.Random(seed)

@@ -75,3 +75,12 @@ def test_a_mutants_tests_are_submitted_fastest_first(wrapper, monkeypatch):
     monkeypatch.setattr(state(), "duration_by_test", {"slow": 9.0, "fast": 0.1, "mid": 2.0})
     isolation.ForkServerRunner.submit(None, "m", ["slow", "unknown", "mid", "fast"], 10, 11.0)
     assert submitted == [["unknown", "fast", "mid", "slow"]]
+
+
+def test_sample_arguments_are_parsed_and_bad_ones_named(wrapper, capsys):
+    args = wrapper.parse_sample(["40", "--seed", "2", "ferjax.models*"])
+    assert (args.per_file, args.seed, args.patterns) == (40, 2, ["ferjax.models*"])
+    for bad, word in ((["forty"], "N"), (["0"], "N must be at least 1"), (["4", "--seed"], "--seed")):
+        with pytest.raises(SystemExit):
+            wrapper.parse_sample(bad)
+        assert word in capsys.readouterr().err
