@@ -8,6 +8,7 @@ whose stored config.json differs is refused with the fields named, unless
 --allow_config_change (recorded in workdir/config_changes.jsonl).
 """
 
+import contextlib
 import re
 import sys
 from pathlib import Path
@@ -53,20 +54,28 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # library INFO chatter hides the progress lines
-    from ferjax.train import distributed, peers, run_config
+    from ferjax.train import distributed, host_local, peers, run_config, workdir_lock
     distributed.maybe_initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
                                  _DISTRIBUTED.value)
     config = _CONFIG.value
     workdir = Path(_WORKDIR.value) if _WORKDIR.value else default_workdir(
         flags.FLAGS["config"].serialize().split("=", 1)[1])
-    try:
-        run_config.check_workdir(workdir, run_config.config_dict(config),
-                                 allow_change=_ALLOW_CONFIG_CHANGE.value)
-    except run_config.ConfigChangedError as e:
-        sys.exit(f"error: {e}")
-    from ferjax import runs
-    with peers.stop_on_lost_peer():  # one line, not a hang, when a peer process dies
-        runs.run(config, workdir)  # the runner config.protocol names (ferjax/runs)
+    from ferjax import files, runs
+    from ferjax.data import sources
+    with contextlib.ExitStack() as stack:
+        try:  # one job per workdir, taken before anything is written there
+            stack.enter_context(workdir_lock.hold_for_job(workdir))
+            run_config.check_workdir(workdir, run_config.config_dict(config),
+                                     allow_change=_ALLOW_CONFIG_CHANGE.value)
+        except (run_config.ConfigChangedError, workdir_lock.WorkdirLockedError,
+                host_local.HostLocalFailedError) as e:
+            sys.exit(f"error: {e}")
+        try:
+            with peers.stop_on_lost_peer():  # one line, not a hang, when a peer process dies
+                runs.run(config, workdir)  # the runner config.protocol names (ferjax/runs)
+        except (files.ResultWriteError, sources.DamagedPreparedDataError,
+                host_local.HostLocalFailedError) as e:
+            sys.exit(f"error: {e}")  # what was written before stays (checkpoints, results)
 
 
 if __name__ == "__main__":

@@ -43,11 +43,39 @@ def json_text(obj: Any, indent: int | None = 2, **kwargs) -> str:
     return json.dumps(strict_value(obj), indent=indent, allow_nan=False, **kwargs)
 
 
+class ResultWriteError(OSError):
+    """A result file could not be written (disk full, no permission); the previous version of
+    the file, if any, is intact."""
+
+
 def write_json(path: str | Path, obj: Any) -> Path:
     """Writes obj as indented strict JSON (see module docstring), atomically."""
+    return write_text(path, json_text(obj))
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Writes text to path atomically: into path.tmp, then renamed over path, so a reader
+    sees the old file or the new one, never half of one. A failed write (disk full) removes
+    its temporary file and raises ResultWriteError naming path; the old file stays as it was."""
+    return _atomically(Path(path), lambda tmp: tmp.write_text(text))
+
+
+def save_figure(figure, path: str | Path, **savefig_kwargs) -> Path:
+    """figure.savefig(path, ...) atomically (as write_text); the format is path's suffix."""
     path = Path(path)
+    fmt = savefig_kwargs.pop("format", path.suffix[1:] or None)
+    return _atomically(path, lambda tmp: figure.savefig(tmp, format=fmt, **savefig_kwargs))
+
+
+def _atomically(path: Path, write) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json_text(obj))
-    tmp.replace(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        write(tmp)
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        kept = "the previous file is intact" if path.exists() else "nothing was written"
+        # The OSError that caused it is kept as __cause__ (errno, filename).
+        raise ResultWriteError(f"could not write {path} ({e.strerror or e}); {kept}") from e
     return path

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ferjax import runs, synth
-from ferjax.data import sources
+from ferjax import runs
+from synth_records import use_memory_records
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,15 +31,6 @@ def experiment_configs() -> list[str]:
     return names
 
 
-def fersynth_records(data_cfg, split: str, subjects: int) -> sources.ListSource:
-    """Every class of the first `subjects` subjects of a FERSynth split, as its builder."""
-    config = synth.preset(data_cfg.config, **dict(data_cfg.builder_kwargs))
-    return sources.ListSource([
-        synth.render_subject_example(config, int(data_cfg.seed), int(subject), name, 0)
-        for subject in synth.split_subjects(config, split)[:subjects]
-        for name in config.classes])
-
-
 def test_every_experiment_config_is_covered():
     assert set(experiment_configs()) == {"sun_attention", "sun_baseline", "sun_gap",
                                          "jalal_self_attention", "feratt", "emotional_dan",
@@ -50,11 +41,7 @@ def test_every_experiment_config_is_covered():
 def test_runlocal_trains_and_evaluates(name, tmp_path):
     config = importlib.import_module(f"configs.{name}").get_config("runlocal")
     assert config.data.name == "fersynth"
-    config.data.source = "memory"
-    # Two training subjects (k-NN needs 11 embeddings), one evaluation subject.
-    config.data.records = {config.data.train_split: fersynth_records(config.data, "train", 2),
-                           config.data.eval_split: fersynth_records(config.data,
-                                                                    config.data.eval_split, 1)}
+    use_memory_records(config)
     result = runs.run(config, tmp_path)
     assert not result.preempted
     final = result.models[-1]

@@ -80,7 +80,9 @@ def open_split(data_cfg: Mapping[str, Any], split: str):
 def _open_single_split(data_cfg: Mapping[str, Any], split: str):
     kind = data_cfg["source"]
     if kind == "tfds":
-        return _tfds_builder(data_cfg).as_data_source(split)
+        builder = _tfds_builder(data_cfg)
+        check_prepared_shards(builder, split)
+        return builder.as_data_source(split)
     if kind == "fersynth_live":
         from ferjax import synth
         return synth.FERSynthSource(_synth_config(data_cfg), seed=data_cfg["seed"],
@@ -88,6 +90,33 @@ def _open_single_split(data_cfg: Mapping[str, Any], split: str):
     if kind == "memory":
         return data_cfg["records"][split]
     raise ValueError(f"config.data.source={kind!r}; expected 'tfds', 'fersynth_live' or 'memory'")
+
+
+class DamagedPreparedDataError(RuntimeError):
+    """A prepared dataset file is damaged (truncated, overwritten)."""
+
+
+def check_prepared_shards(builder, split: str) -> None:
+    """Every array_record shard of `split` holds the number of records its dataset_info.json
+    says, else DamagedPreparedDataError naming the file and how to rebuild the dataset.
+
+    Reading the shards' own index costs a few reads per file; without it a truncated shard
+    fails only when training first reaches one of its records, deep in an input worker.
+    """
+    from array_record.python import array_record_module
+
+    info = builder.info.splits[split]
+    for path, expected in zip(info.filepaths, info.shard_lengths):
+        try:
+            found = array_record_module.ArrayRecordReader(str(path)).num_records()
+            problem = "" if found == expected else f"holds {found} of its {expected} records"
+        except Exception as e:  # array_record raises bare RuntimeError/ValueError
+            problem = f"cannot be read ({type(e).__name__}: {e})"
+        if problem:
+            raise DamagedPreparedDataError(
+                f"{path} {problem}: the prepared {builder.name} dataset is damaged. Delete "
+                f"{builder.data_dir} and rerun the same command, which prepares it again "
+                "(from config.data.manual_dir for a real dataset).")
 
 
 def _synth_config(data_cfg):

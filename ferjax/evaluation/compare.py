@@ -23,7 +23,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ferjax.evaluation import metrics, statistics
-from ferjax.files import json_text
+from ferjax.files import json_text, write_text
 
 # Evaluator files whose numbers join a fold's row (the keys of each file's top level).
 EXTRA_FILES = ("knn.json", "attention_image.json")
@@ -136,9 +136,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
         feratt_figures.noise_robustness_curves(sigmas, report["noise_accuracy"],
                                                title=f"fold {args.noise_fold}",
                                                path=str(out / "noise_robustness.png"))
-    (out / "report.json").write_text(json_text(report))
+    write_text(out / "report.json", json_text(report))
     table = markdown_table(report)
-    (out / "report.md").write_text(table)
+    write_text(out / "report.md", table)
     print(table)
     return report
 

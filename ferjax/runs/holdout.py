@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jax
-
 from ferjax.runs import evaluators
 from ferjax.runs.result import RunResult
 from ferjax.train import loop
 
 
 def run(config, workdir: Path) -> RunResult:
-    """Trains in workdir, then runs config.evals there (process 0)."""
+    """Trains in workdir (every process), then runs config.evals there (process 0; the others
+    wait for it: ferjax.train.host_local)."""
     evaluators.check(config)
     trained = loop.train(config, workdir)
     if trained.preempted:
         return RunResult(workdir, (trained,), trained.result, preempted=True)
-    evals = evaluators.run_all(config, trained, workdir) if jax.process_index() == 0 else {}
+    evals = evaluators.run_all(config, trained, workdir)
     return RunResult(workdir, (trained,), trained.result, evals)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jax
 import numpy as np
 
 from ferjax.data import splits
 from ferjax.files import write_json
 from ferjax.runs import evaluators
 from ferjax.runs.result import RunResult
-from ferjax.train import loop
+from ferjax.train import host_local, loop
 from ferjax.viz import figures
 
 
@@ -50,23 +49,26 @@ def run(config, workdir: Path) -> RunResult:
     ferjax.data.splits.leave_n_subjects_out), whose count the data decides.
     """
     evaluators.check(config)
-    is_main = jax.process_index() == 0
     models, evals = [], {}
     for fold in range(splits.num_cv_folds(config.data)):
         trained = loop.train(fold_config(config, fold), workdir / f"fold{fold}")
         models.append(trained)
         if trained.preempted:
             return RunResult(workdir, tuple(models), trained.result, evals, preempted=True)
-        if is_main:
-            evals[fold] = evaluators.run_all(trained.config, trained, trained.workdir)
+        evals[fold] = evaluators.run_all(trained.config, trained, trained.workdir)
     summary = summarise([m.result for m in models])
-    if is_main:
-        write_json(workdir / "crossval.json", summary)
-        figures.confusion_matrix_figure(
-            np.array(summary["confusion"]), summary["class_names"],
-            workdir / "figures" / "confusion_crossval.png",
-            title=f"{summary['num_folds']}-fold accuracy {summary['accuracy_mean']:.3f} ± "
-                  f"{summary['accuracy_std']:.3f}")
-        print(f"cross-validation: accuracy {summary['accuracy_mean']:.4f} ± "
-              f"{summary['accuracy_std']:.4f} over {summary['num_folds']} folds", flush=True)
+    host_local.run_on_main(f"cross-validation summary in {workdir}",
+                           lambda: _write_summary(summary, workdir))
     return RunResult(workdir, tuple(models), summary, evals)
+
+
+def _write_summary(summary: dict, workdir: Path) -> None:
+    """workdir/crossval.json, figures/confusion_crossval.png and the printed line."""
+    write_json(workdir / "crossval.json", summary)
+    figures.confusion_matrix_figure(
+        np.array(summary["confusion"]), summary["class_names"],
+        workdir / "figures" / "confusion_crossval.png",
+        title=f"{summary['num_folds']}-fold accuracy {summary['accuracy_mean']:.3f} ± "
+              f"{summary['accuracy_std']:.3f}")
+    print(f"cross-validation: accuracy {summary['accuracy_mean']:.4f} ± "
+          f"{summary['accuracy_std']:.4f} over {summary['num_folds']} folds", flush=True)

@@ -26,12 +26,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jax
-
 from ferjax.files import write_json
 from ferjax.runs import evaluators
 from ferjax.runs.result import RunResult
-from ferjax.train import loop
+from ferjax.train import host_local, loop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +116,6 @@ def run(config, workdir: Path) -> RunResult:
     """
     evaluators.check(config)
     per_phase = _phase_evals(config)
-    is_main = jax.process_index() == 0
     summary: dict[str, Any] = {"phases": []}
     models: list[loop.TrainedModel] = []
     previous = ""
@@ -133,16 +130,14 @@ def run(config, workdir: Path) -> RunResult:
             if trained.preempted:
                 summary.update({"preempted": True, "phase": phase.name})
                 return RunResult(workdir, (*models, trained), summary, preempted=True)
-            if is_main:
-                evaluators.run_all(config, trained, phase_dir, only=per_phase)
+            evaluators.run_all(config, trained, phase_dir, only=per_phase)
         models.append(trained)
         summary["phases"].append(phase.name)
         summary[phase.name] = {k: v for k, v in trained.result.items()
                                if isinstance(v, (int, float)) and not isinstance(v, bool)}
         previous = str(phase_dir)
-    evals = {}
-    if is_main:
-        write_json(workdir / "stagewise.json", summary)
-        final = [n for n in config.get("evals", {}) if n not in per_phase]
-        evals = evaluators.run_all(config, models[-1], workdir, only=final)
+    host_local.run_on_main(f"stage-wise summary in {workdir}",
+                           lambda: write_json(workdir / "stagewise.json", summary))
+    final = [n for n in config.get("evals", {}) if n not in per_phase]
+    evals = evaluators.run_all(config, models[-1], workdir, only=final)
     return RunResult(workdir, tuple(models), summary, evals)

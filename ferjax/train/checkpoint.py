@@ -20,6 +20,8 @@ import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 from orbax.checkpoint import checkpoint_managers as cm
 
+from ferjax.train import host_local
+
 DAMAGED_DIR = "checkpoints_damaged"
 
 
@@ -28,6 +30,7 @@ class CheckpointRestoreError(RuntimeError):
 
 
 def make_manager(workdir: str | Path, every: int, max_to_keep: int = 3) -> ocp.CheckpointManager:
+    host_local.check_collective_allowed("creating a CheckpointManager (an orbax barrier)")
     policy = cm.AnySavePolicy([cm.FixedIntervalPolicy(max(1, every)),
                                cm.PreemptionCheckpointingPolicy()])
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, save_decision_policy=policy,
@@ -62,7 +65,14 @@ BEST_DIR = "checkpoints_best"
 
 def make_best_manager(workdir: str | Path) -> ocp.CheckpointManager:
     """A manager of workdir/checkpoints_best keeping only the checkpoint saved last."""
-    options = ocp.CheckpointManagerOptions(max_to_keep=1, create=True)
+    host_local.check_collective_allowed("creating a CheckpointManager (an orbax barrier)")
+    # Its own barrier names: saved at the same step as the regular checkpoint, the two
+    # managers' asynchronous-commit barriers ("_async_write_complete.<step>") would collide
+    # across processes, and a multi-process selecting run would stop at its first best.
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=1, create=True,
+        multiprocessing_options=ocp.options.MultiprocessingOptions(
+            barrier_sync_key_prefix="best"))
     return ocp.CheckpointManager(Path(workdir).resolve() / BEST_DIR, options=options)
 
 
@@ -131,6 +141,7 @@ def _first_line(error: Exception, limit: int = 160) -> str:
 def _all_processes_ok(ok: bool) -> bool:
     if jax.process_count() == 1:
         return ok
+    host_local.check_collective_allowed("restoring the newest checkpoint (restore_latest)")
     return bool(np.all(multihost_utils.process_allgather(np.array([ok]))))
 
 
@@ -163,13 +174,28 @@ CHECKPOINTS = ("selected", "last", "best")
 
 def has_best(workdir: str | Path) -> bool:
     """Whether the run in workdir saved a best checkpoint (it selected on a validation split)."""
-    directory = Path(workdir).resolve() / BEST_DIR
+    return latest_finished_step(Path(workdir).resolve() / BEST_DIR) is not None
+
+
+def latest_finished_step(directory: Path) -> int | None:
+    """The newest step folder of an orbax checkpoint directory that was written completely
+    (orbax writes a step under a temporary name and renames it when done), or None.
+
+    Read from the file listing, not with a CheckpointManager: creating one is a barrier over
+    all processes, and this is called inside host-local sections (ferjax.train.host_local).
+    """
     if not directory.is_dir():
-        return False
-    manager = ocp.CheckpointManager(directory)
-    found = manager.latest_step() is not None
-    manager.close()
-    return found
+        return None
+    steps = [int(p.name) for p in directory.iterdir() if p.is_dir() and p.name.isdigit()]
+    return max(steps, default=None)
+
+
+def _single_process_checkpointer() -> ocp.Checkpointer:
+    # Only this process takes part: no barrier waits for processes that are not reading.
+    here = jax.process_index()
+    options = ocp.options.MultiprocessingOptions(primary_host=here, active_processes={here})
+    return ocp.Checkpointer(ocp.PyTreeCheckpointHandler(multiprocessing_options=options),
+                            multiprocessing_options=options)
 
 
 def restore_variables(workdir: str | Path, which: str = "selected") -> dict:
@@ -190,15 +216,14 @@ def restore_variables(workdir: str | Path, which: str = "selected") -> dict:
     if which == "best" and not directory.is_dir():
         raise FileNotFoundError(f"no {BEST_DIR}/ in {Path(workdir)}: the run selected no model "
                                 "(config.data.validation_split / validation_fraction unset)")
-    manager = ocp.CheckpointManager(directory)
-    step = manager.latest_step()
-    manager.close()
+    step = latest_finished_step(directory)
     if step is None:
         raise FileNotFoundError(f"config.train.init_from: no checkpoint in {directory}")
     # Read as host numpy arrays: the saved shardings name the devices of the run that wrote
-    # them (8 GPUs, say), which a restore on other devices (one CPU) cannot recreate.
+    # them (8 GPUs, say), which a restore on other devices (one CPU) cannot recreate. Each
+    # process reads on its own (no barrier), so evaluators may call this on process 0 alone.
     path = directory / str(step) / "state"
-    checkpointer = ocp.PyTreeCheckpointer()
+    checkpointer = _single_process_checkpointer()
     tree = checkpointer.metadata(path).item_metadata.tree
     as_numpy = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree)
     state = checkpointer.restore(path, args=ocp.args.PyTreeRestore(restore_args=as_numpy))

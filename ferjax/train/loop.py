@@ -28,8 +28,8 @@ from ferjax.evaluation import metrics as metrics_lib, tta
 from ferjax.files import write_json
 from ferjax.models import build_model, load_pretrained
 from ferjax.train import (best as best_lib, checkpoint, dispatch, distributed, ema, feed,
-                          optim, precision, selection, state as state_lib, steps, tta_step,
-                          writers)
+                          host_local, optim, precision, selection, state as state_lib, steps,
+                          tta_step, writers)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -78,6 +78,8 @@ def num_train_steps(train_cfg, train_size: int) -> int:
 
 def _prepare_data(config) -> pipeline.Data:
     # Builders write their files once: process 0 prepares while the others wait.
+    if jax.process_count() > 1:
+        host_local.check_collective_allowed("preparing a training run's data")
     if jax.process_count() > 1 and jax.process_index() != 0:
         multihost_utils.sync_global_devices("ferjax:data_prepared")
         return pipeline.build_data(config.data, seed=config.seed)
@@ -90,6 +92,7 @@ def _prepare_data(config) -> pipeline.Data:
 def _host_values(tree):
     """Fetches (and, across processes, gathers) device arrays to numpy."""
     if jax.process_count() > 1:
+        host_local.check_collective_allowed("gathering evaluation outputs (process_allgather)")
         return multihost_utils.process_allgather(tree, tiled=True)
     return jax.device_get(tree)
 

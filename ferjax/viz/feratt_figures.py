@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 
+from ferjax.files import save_figure  # noqa: E402
+
 
 def _show(ax, image: np.ndarray) -> None:
     image = np.asarray(image, np.float32)
@@ -40,7 +42,7 @@ def attention_grid(rows: Mapping[str, np.ndarray], titles: Sequence[str] | None 
                 axes[r, c].set_title(str(titles[c]), fontsize=8)
     fig.tight_layout()
     if path:
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path, dpi=120)
     return fig
 
 
@@ -70,7 +72,7 @@ def noise_robustness_curves(sigmas: Sequence[float], accuracy: Mapping[str, Sequ
     ax.legend()
     fig.tight_layout()
     if path:
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path, dpi=120)
     return fig
 
 
@@ -98,5 +100,5 @@ def tsne_embedding(embeddings: np.ndarray, labels: np.ndarray,
     ax.legend(fontsize=7, markerscale=2)
     fig.tight_layout()
     if path:
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path, dpi=120)
     return fig, coords

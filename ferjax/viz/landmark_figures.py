@@ -5,18 +5,17 @@ Built on matplotlib.figure.Figure (no pyplot), so no global backend state is tou
 
 from __future__ import annotations
 
-import os
 from typing import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from ferjax.evaluation.landmarks import DEFAULT_THRESHOLD, auc, cumulative_error_distribution
+from ferjax.files import save_figure
 
 
 def _save(figure: Figure, path: str) -> str:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure.savefig(path, dpi=100, bbox_inches="tight")
+    save_figure(figure, path, dpi=100, bbox_inches="tight")
     return path
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ferjax.runs.restore import RestoredModel, restore_model
+from ferjax.train import host_local
 
 # type -> module under ferjax.runs.evaluators whose `evaluate` runs it.
 _REGISTRY: dict[str, str] = {
@@ -69,11 +70,21 @@ def check(config) -> None:
 
 
 def run_all(config, trained, out_dir: str | Path, only: Sequence[str] | None = None) -> dict:
-    """Runs config.evals (those named in `only`, when given) on `trained`; {name: result}."""
-    target, results = EvalTarget(trained), {}
-    for name, spec in config.get("evals", {}).items():
-        if only is not None and name not in only:
-            continue
-        options = {k: v for k, v in spec.items() if k != "type"}
-        results[name] = get(spec["type"])(target, Path(out_dir), **options)
-    return results
+    """Runs config.evals (those named in `only`, when given) on `trained`; {name: result}.
+
+    Every evaluator is host-local: process 0 runs them all while the other processes of a
+    multi-process run wait (ferjax.train.host_local.run_on_main) and get {}. An evaluator
+    therefore touches no collective (its model comes from restore_model's single-process
+    read); one that tried would fail with CollectiveInHostLocalError, in a single-process run
+    too.
+    """
+    def run() -> dict:
+        target, results = EvalTarget(trained), {}
+        for name, spec in config.get("evals", {}).items():
+            if only is not None and name not in only:
+                continue
+            options = {k: v for k, v in spec.items() if k != "type"}
+            results[name] = get(spec["type"])(target, Path(out_dir), **options)
+        return results
+
+    return host_local.run_on_main(f"evaluators in {out_dir}", run) or {}

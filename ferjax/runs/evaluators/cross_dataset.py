@@ -15,7 +15,7 @@ import numpy as np
 from ferjax import labels
 from ferjax.data import pipeline
 from ferjax.evaluation import cross_dataset, tta
-from ferjax.files import write_json
+from ferjax.files import write_json, write_text
 
 
 def evaluate(target, out_dir: Path, sets: Mapping[str, Mapping[str, Any]],
@@ -37,6 +37,6 @@ def evaluate(target, out_dir: Path, sets: Mapping[str, Mapping[str, Any]],
     classes = len(labels.label_space_classes(config.data.label_space))
     row = f"{config.model.name} ({classes} classes, trained on {config.data.name})"
     write_json(Path(out_dir) / "cross_dataset.json", {row: scores})
-    (Path(out_dir) / "cross_dataset.md").write_text(cross_dataset.table_markdown(
+    write_text(Path(out_dir) / "cross_dataset.md", cross_dataset.table_markdown(
         {row: scores}, columns, title="Cross-dataset accuracy"))
     return scores

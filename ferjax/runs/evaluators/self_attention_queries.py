@@ -14,6 +14,7 @@ import numpy as np
 from ferjax import labels
 from ferjax.data import pipeline, sources
 from ferjax.explain.self_attention_maps import self_attention_maps
+from ferjax.files import save_figure
 from ferjax.viz.self_attention import self_attention_figure
 
 QUERY_NAMES = ("right eye", "left eye", "nose tip", "mouth")
@@ -53,6 +54,5 @@ def evaluate(target, out_dir: Path, count: int = 4) -> dict:
     fig = self_attention_figure(images, result["maps"], result["query_points"], titles,
                                 list(QUERY_NAMES))
     path = Path(out_dir) / "figures" / "self_attention_queries.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     return {"figure": str(path), "examples": picks}
