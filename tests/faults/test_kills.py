@@ -19,16 +19,16 @@ from processes import Run
 pytestmark = pytest.mark.faults
 
 REPO = Path(__file__).resolve().parents[2]
-STEPS = 24
-# The processes agree on a preemption step asynchronously (jax's preemption sync): a SIGTERM
+STEPS = 12
+# Two processes agree on a preemption step asynchronously (jax's preemption sync): a SIGTERM
 # needs steps left after it, or a loaded machine finishes the run before the agreement.
-TERM_MARGIN = STEPS // 2
+STEPS_2 = 24
+TERM_MARGIN = STEPS_2 // 2
 PEER_TIMEOUT_S = processes_lib.PEER_TIMEOUT_S
 RNG = np.random.default_rng(16)
 
 
-@pytest.fixture(scope="module")
-def config_file(tmp_path_factory):
+def _config_file(tmp_path_factory, steps: int):
     path = tmp_path_factory.mktemp("cfg") / "faultcfg.py"
     path.write_text(textwrap.dedent(f"""
         import sys
@@ -36,11 +36,21 @@ def config_file(tmp_path_factory):
         from toy import toy_config
 
         def get_config(arg=None):
-            config = toy_config(steps={STEPS}, batch=8)
+            config = toy_config(steps={steps}, batch=8)
             config.train.log_every = 1
             return config
     """))
     return path
+
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory):
+    return _config_file(tmp_path_factory, STEPS)
+
+
+@pytest.fixture(scope="module")
+def config_file_2(tmp_path_factory):
+    return _config_file(tmp_path_factory, STEPS_2)
 
 
 def _finished(config_file, workdir, processes=1, devices=1) -> str:
@@ -86,9 +96,9 @@ def reference_1(config_file, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def reference_2_devices(config_file, tmp_path_factory):
+def reference_2_devices(config_file_2, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("ref2")
-    _finished(config_file, workdir, devices=2)
+    _finished(config_file_2, workdir, devices=2)
     return workdir
 
 
@@ -122,21 +132,21 @@ def test_one_process_sigterm_sigkill_and_kill_during_checkpoint_write(
 
 
 def test_two_processes_sigterm_then_dead_peer_then_resume(
-        config_file, reference_2_devices, tmp_path):
+        config_file_2, reference_2_devices, tmp_path):
     workdir = tmp_path / "run"
-    term_at = int(RNG.integers(2, STEPS - TERM_MARGIN))
-    kill_at = int(RNG.integers(term_at + 1, STEPS - 2))
+    term_at = int(RNG.integers(2, STEPS_2 - TERM_MARGIN))
+    kill_at = int(RNG.integers(term_at + 1, STEPS_2 - 2))
     target = int(RNG.integers(0, 2))
 
-    run = Run(config_file, workdir, processes=2)
+    run = Run(config_file_2, workdir, processes=2)
     run.wait_for_step(term_at)
     run.procs[target].send_signal(signal.SIGTERM)  # one process: jax tells the other
     assert run.finish() == [0, 0], run.output(0)[-2000:] + run.output(1)[-2000:]
     assert "preempted: checkpoint saved at step" in run.output(0)
     saved = max(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
-    assert saved < STEPS
+    assert saved < STEPS_2
 
-    run = Run(config_file, workdir, processes=2)
+    run = Run(config_file_2, workdir, processes=2)
     run.wait_for_step(max(kill_at, saved + 1))
     run.procs[1].send_signal(signal.SIGKILL)
     killed = time.monotonic()
@@ -153,7 +163,7 @@ def test_two_processes_sigterm_then_dead_peer_then_resume(
     assert waited <= PEER_TIMEOUT_S + 10, waited
     assert "Traceback" not in run.output(0)
 
-    run = Run(config_file, workdir, processes=2)
+    run = Run(config_file_2, workdir, processes=2)
     assert run.finish() == [0, 0], run.output(0)[-2000:] + run.output(1)[-2000:]
     assert _resumed_step(run.output(0)) > 0
     _assert_same_results(workdir, reference_2_devices, eval_loss_rel=1e-6)
