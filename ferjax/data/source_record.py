@@ -13,6 +13,8 @@ import json
 import os
 from pathlib import Path
 
+from ferjax.files import write_text
+
 RECORD_FILE = "manual_source.json"
 # Each file contributes its relative path, its size and its first and last CHUNK bytes: whole
 # face images are read (most are smaller than 2 × CHUNK), while a folder of large archives is
@@ -57,8 +59,7 @@ def _files(root: Path) -> list[Path]:
 def write(prepared_dir: str | Path, manual_dir: str | Path) -> Path:
     """Writes describe(manual_dir) to prepared_dir/manual_source.json; returns its path."""
     path = Path(prepared_dir) / RECORD_FILE
-    path.write_text(json.dumps(describe(manual_dir), indent=2))
-    return path
+    return write_text(path, json.dumps(describe(manual_dir), indent=2))
 
 
 def check(prepared_dir: str | Path, manual_dir: str | Path) -> None:

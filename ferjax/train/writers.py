@@ -13,7 +13,7 @@ from typing import Mapping
 
 from absl import logging
 
-from ferjax.files import json_text
+from ferjax.files import json_text, write_text
 
 
 class MetricWriter:
@@ -56,7 +56,7 @@ class MetricWriter:
 
     def _rewrite(self, keep) -> None:
         kept = [line for line in parse_lines(self.path) if keep(line)]
-        self.path.write_text("".join(json_text(line, indent=None) + "\n" for line in kept))
+        write_text(self.path, "".join(json_text(line, indent=None) + "\n" for line in kept))
 
     def close(self) -> None:
         if self._tb is not None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ferjax.files import json_text
+from ferjax.files import json_text, write_text
 
 REPORT_NAME = "prepare_report.json"
 log = logging.getLogger("ferjax.data.real")
@@ -83,5 +83,4 @@ class PrepareReport:
 
     def write(self, directory: Path) -> Path:
         path = Path(directory) / REPORT_NAME
-        path.write_text(json_text(self.to_dict(), indent=1))
-        return path
+        return write_text(path, json_text(self.to_dict(), indent=1))
