@@ -20,7 +20,7 @@ import optax
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's configs/
 
-from configs.feratt import SMALL_MODEL  # noqa: E402
+from ferjax.configs.feratt import SMALL_MODEL  # noqa: E402
 from ferjax.losses import total_loss  # noqa: E402
 from ferjax.models import build_model  # noqa: E402
 

@@ -79,7 +79,7 @@ def bench_model(name: str, batch: int, steps: int) -> dict:
 
 
 def bench_pipeline(data_dir: str, num_batches: int) -> float:
-    from configs import sun_attention
+    from ferjax.configs import sun_attention
     from ferjax.data import pipeline
 
     c = sun_attention.get_config("")

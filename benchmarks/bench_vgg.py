@@ -47,7 +47,7 @@ def bench(width: float, batch: int, size: int, steps: int) -> dict:
     import jax
     import numpy as np
 
-    from configs import vgg_fer
+    from ferjax.configs import vgg_fer
     from ferjax.models import build_model
     from ferjax.train import ema, optim, state as state_lib, steps as step_lib
 

@@ -70,7 +70,7 @@ class ZlibSource:
 
 def emotional_dan_data(num_records: int):
     """pipeline.Data and config.data of configs/emotional_dan.py at 224×224 over ZlibSource."""
-    from configs import emotional_dan
+    from ferjax.configs import emotional_dan
     from ferjax.data import pipeline
 
     cfg = emotional_dan.get_config(f"size={SIZE}").data

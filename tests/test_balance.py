@@ -254,7 +254,7 @@ def test_the_face_target_moves_with_the_image():
 
 
 def test_jalal_paper_preset_replicates_whole_images():
-    from configs import jalal_self_attention
+    from ferjax.configs import jalal_self_attention
     sampling = jalal_self_attention.get_config("paper").data.class_sampling
     assert sampling.replicate == "whole" and sampling.target == "13000" and sampling.balance
 
@@ -278,5 +278,5 @@ def test_class_cycle_draws_class_i_mod_c_anew_each_epoch():
 
 
 def test_feratt_samples_classes_cyclically():
-    from configs import feratt
+    from ferjax.configs import feratt
     assert feratt.get_config(None).data.class_sampling.to_dict() == {"class_cycle": True}

@@ -21,10 +21,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def experiment_configs() -> list[str]:
-    """configs/*.py whose get_config takes the one command-line argument."""
+    """ferjax/configs/*.py whose get_config takes the one command-line argument."""
     names = []
-    for path in sorted((REPO / "configs").glob("*.py")):
-        module = importlib.import_module(f"configs.{path.stem}")
+    for path in sorted((REPO / "ferjax" / "configs").glob("*.py")):
+        module = importlib.import_module(f"ferjax.configs.{path.stem}")
         fn = getattr(module, "get_config", None)
         if fn is not None and list(inspect.signature(fn).parameters) == ["arg"]:
             names.append(path.stem)
@@ -39,7 +39,7 @@ def test_every_experiment_config_is_covered():
 
 @pytest.mark.parametrize("name", experiment_configs())
 def test_runlocal_trains_and_evaluates(name, tmp_path):
-    config = importlib.import_module(f"configs.{name}").get_config("runlocal")
+    config = importlib.import_module(f"ferjax.configs.{name}").get_config("runlocal")
     assert config.data.name == "fersynth"
     use_memory_records(config)
     result = runs.run(config, tmp_path)

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from configs import pieces
+from ferjax.configs import pieces
 from ferjax.data import balance, device_input, noise, pipeline, sources
 
 N, H, W, CROP = 12, 20, 18, (16, 14)

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from configs import pieces
+from ferjax.configs import pieces
 from ferjax import evaluate, labels, synth
 from ferjax.data import pipeline, sources
 from ferjax.evaluation import cross_dataset

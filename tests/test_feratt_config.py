@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from configs import feratt as feratt_config
+from ferjax.configs import feratt as feratt_config
 from ferjax.data import pipeline, sources
 from ferjax.data.composite.sources import CompositeSource, FaceTargetSource
 

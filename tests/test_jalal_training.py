@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from configs import jalal_self_attention
+from ferjax.configs import jalal_self_attention
 from ferjax.data import pipeline
 from ferjax import runs
 from toy import toy_config

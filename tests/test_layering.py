@@ -1,4 +1,6 @@
-"""No import runs from a lower layer of ferjax to a higher one (docs/architecture.md, Layers).
+"""No import runs from a lower layer of ferjax to a higher one (docs/architecture.md, Layers),
+and every file has one import name: nothing imports the checkout's top-level `configs` link
+or a top-level `datasets` package (ferjax.configs and ferjax.datasets are the only names).
 
 Scans every module's source (ast, imports inside functions included), so the test fails on the
 first upward import wherever it is written.
@@ -12,10 +14,18 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ferjax"
 # Layer of each top-level part of ferjax; a module may import its own layer and lower ones.
 LAYERS = {
     "labels": 0, "ibug68": 0, "files": 0, "losses": 0, "models": 0, "data": 0, "synth": 0, "preprocess": 0,
+    # The TFDS builders: loaded by ferjax.data.builders by name, built from ferjax.data.real.
+    "datasets": 0,
     "evaluation": 1, "explain": 1, "viz": 1,
     "train": 2,
     "runs": 3, "sweep": 3, "collect": 3, "evaluate": 3,
+    # Experiment configs are data about everything below (models, sweeps, evaluators).
+    "configs": 4,
 }
+REPO = PACKAGE.parent
+# Top-level names that must never be imported: the `configs` link of a checkout, and
+# `datasets` (Hugging Face's package name).
+FORBIDDEN_TOP_LEVEL = ("configs", "datasets")
 
 
 def _part(path: Path, package: Path = PACKAGE) -> str:
@@ -76,3 +86,36 @@ def test_the_scan_finds_an_upward_import(tmp_path):
     assert upward_imports(fake) == [
         "ferjax/evaluation/worse.py:1 (evaluation, layer 1) imports ferjax.runs (layer 3)",
         "ferjax/viz/bad.py:2 (viz, layer 1) imports ferjax.train (layer 2)"]
+
+
+def top_level_imports(root: Path, names=FORBIDDEN_TOP_LEVEL) -> list[str]:
+    """file:line of every import of a forbidden top-level name in the Python files of the
+    checkout (ferjax/, tests/, benchmarks/, scripts/ and launch.py)."""
+    problems = []
+    paths = [p for d in ("ferjax", "tests", "benchmarks", "scripts") for p in (root / d).rglob(
+        "*.py")] + [root / "launch.py"]
+    for path in sorted(p for p in paths if p.is_file()):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found = [node.module]
+            else:
+                continue
+            if any(n.split(".")[0] in names for n in found):
+                problems.append(f"{path.relative_to(root)}:{node.lineno}")
+    return problems
+
+
+def test_configs_and_datasets_have_one_import_name():
+    assert (PACKAGE / "configs").is_dir() and not (PACKAGE / "configs").is_symlink()
+    assert (PACKAGE / "datasets").is_dir() and not (PACKAGE / "datasets").is_symlink()
+    assert not (REPO / "datasets").exists()
+    assert top_level_imports(REPO) == []
+
+
+def test_the_import_name_scan_finds_a_top_level_import(tmp_path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "t.py").write_text("import os\nfrom configs import pieces\n")
+    (tmp_path / "launch.py").write_text("def f():\n    import datasets.jaffe\n")
+    assert top_level_imports(tmp_path) == ["launch.py:2", "tests/t.py:2"]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from configs import (emotional_dan, feratt, jalal_self_attention, sun_attention, sun_baseline,
+from ferjax.configs import (emotional_dan, feratt, jalal_self_attention, sun_attention, sun_baseline,
                      sun_gap)
 from ferjax import models
 

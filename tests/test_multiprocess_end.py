@@ -91,7 +91,7 @@ def test_evaluate_reads_a_two_process_run(tmp_path):
     saved by both processes) gives what it gives on the 1-process run."""
     config_file = tmp_path / "live.py"
     config_file.write_text(TOY.format(tests=str(TESTS), body=textwrap.indent(textwrap.dedent("""
-        from configs import pieces
+        from ferjax.configs import pieces
         config.data = pieces.fersynth_data("front", image_size=(40, 32), num_subjects=10,
                                            variants_per_class=1)
         config.data.source = "fersynth_live"

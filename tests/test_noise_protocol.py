@@ -47,6 +47,6 @@ def test_hook_noises_both_splits_with_different_draws_and_keeps_per_epoch_render
 
 
 def test_feratt_config_sets_the_noise_level():
-    from configs import feratt
+    from ferjax.configs import feratt
     assert feratt.get_config("noise=0.2").data.noise_sigma == 0.2
     assert feratt.get_config(None).data.noise_sigma == 0.0

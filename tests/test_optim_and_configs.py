@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from configs import pieces, sun_attention, sun_baseline, sun_gap
+from ferjax.configs import pieces, sun_attention, sun_baseline, sun_gap
 from ferjax.train import optim
 
 
@@ -58,7 +58,7 @@ def test_default_workdir_is_stable_and_safe():
 
 
 def test_sun_real_data_has_the_papers_preprocessing_and_sizes():
-    from configs import sun_attention, sun_baseline
+    from ferjax.configs import sun_attention, sun_baseline
     front = sun_attention.get_config("data=rafd,data_config=front").data
     assert dict(front.builder_kwargs) == {"image_size": (160, 125), "grey": True, "crop": "detect",
                                           "crop_margin": 0.2, "mask": False,
@@ -84,7 +84,7 @@ def test_real_data_preprocessing_is_settable_from_the_command_line(monkeypatch):
 
 
 def test_emotional_dan_z_scores_per_pixel_and_augments_z_scored_images():
-    from configs import emotional_dan
+    from ferjax.configs import emotional_dan
     data = emotional_dan.get_config(None).data
     assert data.normalisation == "per_pixel"
     assert data.augment.photometric_space == "standardised" and data.augment.brightness == 0.3

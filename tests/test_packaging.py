@@ -39,7 +39,7 @@ def _source_copy(dest: Path) -> Path:
     dest.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, dest / name)
-    for name in ("ferjax", "datasets", "configs"):
+    for name in ("ferjax",):
         shutil.copytree(REPO / name, dest / name, symlinks=True,
                         ignore=shutil.ignore_patterns("__pycache__"))
     return dest
@@ -53,10 +53,10 @@ def test_wheel_ships_builders_and_configs(tmp_path):
     assert build.returncode == 0, build.stderr
     (wheel,) = (tmp_path / "dist").glob("ferjax-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for dataset in (REPO / "datasets").iterdir():
+    for dataset in (REPO / "ferjax" / "datasets").iterdir():
         if (dataset / "__init__.py").is_file():
             assert f"ferjax/datasets/{dataset.name}/{dataset.name}_dataset_builder.py" in names
-    assert {f"ferjax/configs/{p.name}" for p in (REPO / "configs").glob("*.py")} <= names
+    assert {f"ferjax/configs/{p.name}" for p in (REPO / "ferjax" / "configs").glob("*.py")} <= names
     assert not any(n.startswith(("datasets/", "configs/")) for n in names)  # no top-level names
 
     site = tmp_path / "site"

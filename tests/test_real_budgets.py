@@ -3,7 +3,7 @@ and FERSynth defaults left as they are."""
 
 import pytest
 
-from configs import sun_attention, sun_baseline, sun_gap
+from ferjax.configs import sun_attention, sun_baseline, sun_gap
 from ferjax.train import loop
 
 
@@ -36,7 +36,7 @@ def test_sun_fersynth_defaults_are_unchanged(module):
 
 
 def test_other_configs_train_epochs_on_real_data_and_keep_fersynth_steps():
-    from configs import emotional_dan, feratt, jalal_self_attention
+    from ferjax.configs import emotional_dan, feratt, jalal_self_attention
     jalal = jalal_self_attention.get_config("data=fer2013")
     assert jalal.data.builder_kwargs.image_size == 48 and tuple(jalal.data.crop_size) == (48, 48)
     assert (jalal.train.num_steps, jalal.train.num_epochs) == (0, 10.0)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from configs import pieces
+from ferjax.configs import pieces
 from ferjax import files, labels
 from ferjax.data import builders, pipeline, sources
 from ferjax.data.real import face
@@ -105,7 +105,7 @@ def test_label_space_follows_the_dataset():
     assert pieces.dataset_label_space("class_folder", "fer2013_folders") == "seven"
     assert builders.builder_class("class_folder").label_classes("ck48") == tuple(
         c for c in labels.CLASSES if c != "neutral")
-    from configs import feratt, sun_attention
+    from ferjax.configs import feratt, sun_attention
     assert sun_attention.get_config("data=fer2013").data.label_space == "seven"
     assert sun_attention.get_config("data=fer2013,classes=8").data.label_space == "canonical8"
     assert sun_attention.get_config(None).data.label_space == "canonical8"   # FERSynth: 8

@@ -2,7 +2,7 @@
 config.data (array_record by default, no TensorFlow), folds taken from the `fold` feature."""
 
 import real_trees
-from configs import pieces
+from ferjax.configs import pieces
 from ferjax.data import pipeline
 
 

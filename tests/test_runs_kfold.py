@@ -69,7 +69,7 @@ def test_subjects_per_fold_holds_out_groups_of_subjects_sorted_by_id():
 
 
 def test_feratt_cv_is_leave_ten_subjects_out():
-    from configs import feratt
+    from ferjax.configs import feratt
 
     config = feratt.get_config("cv")
     assert config.protocol == "kfold" and config.data.subjects_per_fold == 10

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from configs import emotional_dan as dan_config
+from ferjax.configs import emotional_dan as dan_config
 from ferjax.data import pipeline, sources
 from ferjax.runs import stagewise
 from ferjax.train import checkpoint

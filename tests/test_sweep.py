@@ -80,7 +80,7 @@ def test_bad_sweep_field_is_named_before_anything_runs(tmp_path, point, named):
 def test_cli_names_unknown_field_and_writes_nothing(tmp_path):
     cfg = tmp_path / "badsweep.py"
     cfg.write_text(textwrap.dedent("""
-        from configs import sun
+        from ferjax.configs import sun
         from ferjax.sweep import spec
 
         def get_config(arg=None):

@@ -4,7 +4,7 @@ of the training records; build_data keeps it apart from train and test."""
 import numpy as np
 import pytest
 
-from configs import pieces
+from ferjax.configs import pieces
 from ferjax.data import builders, pipeline, sources, validation
 from toy import toy_records
 

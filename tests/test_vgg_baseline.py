@@ -7,7 +7,7 @@ import numpy as np
 import optax
 import pytest
 
-from configs import vgg_fer
+from ferjax.configs import vgg_fer
 from ferjax import losses as loss_lib
 from ferjax.models import build_model
 from ferjax.train import checkpoint, ema, loop, optim, state as state_lib

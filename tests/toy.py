@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from configs import pieces
+from ferjax.configs import pieces
 from ferjax.data import sources
 
 SIZE = 36  # stored images; the model sees 32×32 crops

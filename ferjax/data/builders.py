@@ -1,6 +1,6 @@
 """Find and load ferjax's TFDS builders and the evaluation protocols their datasets declare.
 
-Each dataset is one package, ferjax.datasets.<name> (the top-level datasets/<name>/ folder;
+Each dataset is one package, ferjax.datasets.<name> (the folder ferjax/datasets/<name>/;
 see ferjax/datasets/__init__.py), holding its builder `<name>_dataset_builder.Builder`, its
 layout and label table (layout.py) and, where it has a default evaluation protocol, PROTOCOL
 in its __init__.py. A dataset is found by its folder: adding one needs no registry edit.
@@ -25,14 +25,14 @@ def available() -> list[str]:
 
 
 def dataset_package(name: str) -> ModuleType:
-    """The package ferjax.datasets.<name> (datasets/<name>/)."""
+    """The package ferjax.datasets.<name> (ferjax/datasets/<name>/)."""
     if name not in available():
         raise ValueError(f"unknown dataset builder {name!r}; available: {available()}")
     return importlib.import_module(f"{PACKAGE}.{name}")
 
 
 def builder_module(name: str) -> ModuleType:
-    """The module datasets/<name>/<name>_dataset_builder.py."""
+    """The module ferjax/datasets/<name>/<name>_dataset_builder.py."""
     dataset_package(name)
     return importlib.import_module(f"{PACKAGE}.{name}.{name}_dataset_builder")
 

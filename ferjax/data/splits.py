@@ -84,7 +84,7 @@ class Protocol:
     """How ferjax evaluates on a dataset: train/test splits of the prepared data (and the
     validation split selection uses, where the protocol has one), or k folds of the `fold`
     feature (train split) when kind == 'folds'. Each dataset declares its own as
-    PROTOCOL in datasets/<name>/__init__.py (ferjax.data.builders.protocol)."""
+    PROTOCOL in ferjax/datasets/<name>/__init__.py (ferjax.data.builders.protocol)."""
     dataset: str
     kind: str  # "official" | "folds"
     train_split: str = "train"

@@ -165,7 +165,7 @@ def prepared_examples(split: str, examples: list[RawExample], face_fn: FacePrepr
 
 
 class RealDatasetBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-    """Shared generator for the builders in datasets/<name>/ (see module docstring)."""
+    """Shared generator for the builders in ferjax/datasets/<name>/ (see module docstring)."""
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "First release."}

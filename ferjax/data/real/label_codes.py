@@ -2,7 +2,7 @@
 
 Each dataset's table (its own codes as they appear in the files: integers from label files and
 CSVs, abbreviations from file names, folder names -> canonical ferjax class names) lives with
-its layout, datasets/<name>/layout.py, copied from the dataset's documentation and tested code
+its layout, ferjax/datasets/<name>/layout.py, copied from the dataset's documentation and tested code
 by code. `canonical_id` turns a code into the canonical index of ferjax/labels.py, or raises
 `LabelCodeError` naming the file and line.
 """

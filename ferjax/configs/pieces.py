@@ -210,7 +210,7 @@ def real_data(name: str, variant: str = "", *, image_size: int | tuple[int, int]
     config's values and are written into builder_kwargs too. The label space is the dataset's
     (dataset_label_space: 7 classes for a dataset without contempt). Returns (data config,
     protocol): datasets without official test labels are cross-validated over their subject
-    folds (the PROTOCOL each declares in datasets/<name>/__init__.py).
+    folds (the PROTOCOL each declares in ferjax/datasets/<name>/__init__.py).
     """
     from ferjax.data import builders
 
