@@ -242,6 +242,11 @@ def main(argv, holders: dict):
     print(f"written to {out}", file=sys.stderr)
 
 
-if __name__ == "__main__":
+def console_main():
+    """The ferjax-evaluate console command."""
     flag_holders = define_flags()
     app.run(lambda argv: main(argv, flag_holders))
+
+
+if __name__ == "__main__":
+    console_main()

@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ferjax"
 # Layer of each top-level part of ferjax; a module may import its own layer and lower ones.
 LAYERS = {
     "labels": 0, "ibug68": 0, "files": 0, "losses": 0, "models": 0, "data": 0, "synth": 0, "preprocess": 0,
+    "config_spec": 0,
     # The TFDS builders: loaded by ferjax.data.builders by name, built from ferjax.data.real.
     "datasets": 0,
     "evaluation": 1, "explain": 1, "viz": 1,
@@ -21,6 +22,8 @@ LAYERS = {
     "runs": 3, "sweep": 3, "collect": 3, "evaluate": 3,
     # Experiment configs are data about everything below (models, sweeps, evaluators).
     "configs": 4,
+    # The launcher runs a config through everything (ferjax-train).
+    "launch": 4,
 }
 REPO = PACKAGE.parent
 # Top-level names that must never be imported: the `configs` link of a checkout, and

@@ -51,7 +51,7 @@ def test_parse_arg_rejects_values_of_the_wrong_type():
 
 
 def test_default_workdir_is_stable_and_safe():
-    import launch
+    from ferjax import launch
     assert str(launch.default_workdir("configs/sun_attention.py")) == "runs/sun_attention"
     assert str(launch.default_workdir("configs/sun_attention.py:variant=symmetric,cv")) == \
         "runs/sun_attention-variant=symmetric_cv"

@@ -46,7 +46,7 @@ def test_expand_names_points_by_their_overrides(tmp_path):
     assert p.workdir == tmp_path / "variant=symmetric,seed=1"
     assert p.config == "configs/sun_attention.py:runlocal,variant=symmetric"
     command = expand.launch_command(p, ("--verbosity=0",))
-    assert command[1:] == [str(expand.LAUNCH), "--config=configs/sun_attention.py:runlocal,"
+    assert command[1:] == ["-m", "ferjax.launch", "--config=configs/sun_attention.py:runlocal,"
                            "variant=symmetric", "--config.seed=1",
                            f"--workdir={tmp_path / 'variant=symmetric,seed=1'}", "--verbosity=0"]
     assert len({p.data_key for p in points}) == 1  # one dataset: built by the first point
@@ -59,7 +59,7 @@ def test_config_axis_and_value_formatting(tmp_path):
     (p,) = points
     assert p.name == "config=sun_baseline_classes=7,bn=false,train.schedule.lr=0.0001,data.crop_size=144x112"
     assert p.config == "configs/sun_baseline.py:runlocal,variant=free,classes=7,bn=false"
-    assert expand.launch_command(p)[3:5] == ["--config.train.schedule.lr=0.0001",
+    assert expand.launch_command(p)[4:6] == ["--config.train.schedule.lr=0.0001",
                                              "--config.data.crop_size=(144, 112)"]
 
 

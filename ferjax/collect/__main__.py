@@ -43,5 +43,10 @@ def main(argv):
         sys.exit(f"error: {e}")
 
 
-if __name__ == "__main__":
+def console_main():
+    """The ferjax-collect console command."""
     app.run(main)
+
+
+if __name__ == "__main__":
+    console_main()

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from absl import app, flags
 
+from ferjax import config_spec as spec_of_config
 from ferjax.sweep import expand, local, manifest, scripts
 
 _CONFIG = flags.DEFINE_string("config", None, "Config file[:arg] whose get_sweep(arg) to run.")
@@ -74,7 +75,7 @@ def _summary(result: dict) -> int:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    config_spec = _CONFIG.value
+    config_spec = spec_of_config.resolve(_CONFIG.value)  # a module name becomes its file
     sweep_dir = Path(_WORKDIR.value) if _WORKDIR.value else default_workdir(config_spec)
     try:
         points = expand.expand(config_spec, sweep_dir.resolve())
@@ -128,5 +129,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def console_main():
+    """The ferjax-sweep console command."""
     sys.exit(app.run(main))
+
+
+if __name__ == "__main__":
+    console_main()

@@ -16,7 +16,9 @@ from typing import Any, Callable
 
 from ferjax.sweep import spec
 
-LAUNCH = Path(__file__).resolve().parents[2] / "launch.py"
+# Points run the launcher as a module of the installed package (the checkout's launch.py is the
+# same code), so an installed ferjax's sweep names a command that exists.
+LAUNCH = ("-m", "ferjax.launch")
 
 
 class SweepError(ValueError):
@@ -200,8 +202,9 @@ def _build_config(run_spec: str):
 
 
 def launch_command(point: Point, extra_flags: tuple[str, ...] = (),
-                   python: str = sys.executable, launch: str | Path = LAUNCH) -> list[str]:
-    """The launch.py command line of one point (rerunning it resumes the point)."""
-    return [python, str(launch), f"--config={point.config}",
+                   python: str = sys.executable,
+                   launch: tuple[str, ...] = LAUNCH) -> list[str]:
+    """The launcher command line of one point (rerunning it resumes the point)."""
+    return [python, *launch, f"--config={point.config}",
             *(f"--config.{k}={format_value(v)}" for k, v in point.fields.items()),
             f"--workdir={point.workdir}", *extra_flags]
