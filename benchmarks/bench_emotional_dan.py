@@ -20,9 +20,10 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from ferjax.models import build_model
-from ferjax.train import optim, state as state_lib, steps
 
+from ferjax.models import build_model
+from ferjax.train import optim, steps
+from ferjax.train import state as state_lib
 
 WIDTHS: dict[str, int] = {}  # --width/--fc overrides of Table 1's base_channels/fc_units
 

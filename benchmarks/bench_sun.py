@@ -47,7 +47,9 @@ def bench_model(name: str, batch: int, steps: int) -> dict:
     import optax
 
     from ferjax.models import build_model
-    from ferjax.train import distributed, state as state_lib, steps as step_lib
+    from ferjax.train import distributed
+    from ferjax.train import state as state_lib
+    from ferjax.train import steps as step_lib
 
     mesh = distributed.data_mesh()
     model = build_model({"name": name}, {"num_classes": 8, "image_shape": (144, 112, 1)})

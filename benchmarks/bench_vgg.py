@@ -49,7 +49,9 @@ def bench(width: float, batch: int, size: int, steps: int) -> dict:
 
     from ferjax.configs import vgg_fer
     from ferjax.models import build_model
-    from ferjax.train import ema, optim, state as state_lib, steps as step_lib
+    from ferjax.train import ema, optim
+    from ferjax.train import state as state_lib
+    from ferjax.train import steps as step_lib
 
     config = vgg_fer.get_config(f"width={width}")
     model = build_model(config.model, {"num_classes": 7, "image_shape": (size, size, 1)})

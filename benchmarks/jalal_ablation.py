@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's configs/
 
-from ferjax.configs import jalal_self_attention  # noqa: E402
 from ferjax import runs, synth  # noqa: E402
+from ferjax.configs import jalal_self_attention  # noqa: E402
 from ferjax.data import sources  # noqa: E402
 
 VARIANTS = {

@@ -88,12 +88,13 @@ def trainer_rate(config, workdir: Path) -> tuple[float, str]:
 def step_measures(config, steps: int) -> dict:
     """Bare jitted step img/s on a resident batch, and FLOPs per image from XLA (CPU)."""
     import jax
-    import numpy as np
 
     from ferjax import losses as loss_lib  # noqa: F401  (registry used by the step)
     from ferjax.data import pipeline
     from ferjax.models import build_model
-    from ferjax.train import distributed, optim, precision, state as state_lib, steps as step_lib
+    from ferjax.train import distributed, optim, precision
+    from ferjax.train import state as state_lib
+    from ferjax.train import steps as step_lib
 
     data = pipeline.build_data(config.data, seed=config.seed)
     mesh = distributed.data_mesh()

@@ -34,6 +34,7 @@ from ferjax.evaluation import cross_dataset, tta
 from ferjax.files import json_text, write_json
 from ferjax.runs import restore
 
+
 def define_flags() -> dict:
     """The command line's absl flags (defined when run as `python -m ferjax.evaluate`, not on
     import, so that importing this module beside another entry point defines nothing)."""

@@ -1,4 +1,3 @@
-import grain
 import numpy as np
 import pytest
 

@@ -8,8 +8,7 @@ import pytest
 
 from ferjax import ibug68
 from ferjax.data.balance import balance, balanced_plan, class_counts, flip_and_crop
-from ferjax.data.imbalance import (AFFECTNET_TRAIN_COUNTS, imbalance, imbalanced_counts,
-                                   imbalanced_plan)
+from ferjax.data.imbalance import AFFECTNET_TRAIN_COUNTS, imbalance, imbalanced_counts, imbalanced_plan
 
 
 def _records(labels, size=8):

@@ -19,7 +19,9 @@ def test_builders_load_despite_a_foreign_datasets_package(tmp_path):
         assert sys.modules['datasets'].FOREIGN
         print('ok')
     """)
-    import ferjax, pathlib
+    import pathlib
+
+    import ferjax
     repo = pathlib.Path(ferjax.__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                          env={"PYTHONPATH": f"{tmp_path}:{repo}", "PATH": "/usr/bin:/bin"})
@@ -29,6 +31,7 @@ def test_builders_load_despite_a_foreign_datasets_package(tmp_path):
 
 def test_unknown_builder_names_the_available_ones():
     import pytest
+
     from ferjax.data import builders
     with pytest.raises(ValueError, match="unknown dataset builder 'nope'"):
         builders.builder_class("nope")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from ferjax.data.composite import background_sources, render
-from ferjax.data.composite.transform import CompositeTransform
 from ferjax.data.composite.settings import CompositeSettings, evaluation_settings
+from ferjax.data.composite.transform import CompositeTransform
 from ferjax.synth import backgrounds
 
 # The geometry and target tests use a uniform synthetic face: the code's min–max norm would map

@@ -4,7 +4,6 @@ the switches back to the alternatives."""
 
 import dataclasses
 
-import cv2
 import numpy as np
 import pytest
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synth_records import use_memory_records
 
 from ferjax import runs
-from synth_records import use_memory_records
 
 REPO = Path(__file__).resolve().parents[1]
 

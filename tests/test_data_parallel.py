@@ -5,10 +5,12 @@ import functools
 import jax
 import numpy as np
 import optax
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from ferjax.models import sun
-from ferjax.train import distributed, state as state_lib, steps
+from ferjax.train import distributed, steps
+from ferjax.train import state as state_lib
 
 
 def test_eight_device_step_equals_single_device_step():

@@ -1,7 +1,6 @@
 """Device-resident training input: same batches as the host transform for the same decisions,
 epochs as permutations, balanced plans, 8 devices = 1 device, placement choices and errors."""
 
-import functools
 
 import jax
 import numpy as np

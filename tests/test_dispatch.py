@@ -3,10 +3,10 @@
 import jax
 import numpy as np
 import pytest
+from toy import toy_config
 
 from ferjax import losses as loss_lib
 from ferjax.train import checkpoint, dispatch, loop, writers
-from toy import toy_config
 
 
 def test_stops_fall_on_every_interval_and_the_last_step():

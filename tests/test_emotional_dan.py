@@ -7,7 +7,8 @@ import pytest
 
 from ferjax import labels as label_maps
 from ferjax.models import build_model
-from ferjax.train import optim, state as state_lib, steps
+from ferjax.train import optim, steps
+from ferjax.train import state as state_lib
 
 SIZE = 32
 TINY = {"name": "emotional_dan", "base_channels": 2, "fc_units": 8}

@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from ferjax.configs import pieces
 from ferjax import evaluate, labels, synth
+from ferjax.configs import pieces
 from ferjax.data import pipeline, sources
 from ferjax.evaluation import cross_dataset
 from ferjax.runs import restore

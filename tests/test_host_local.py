@@ -5,10 +5,10 @@ there fails at once, naming itself and the section (in a multi-process run it wo
 processes that never join it). The restore evaluators use is collective-free."""
 
 import pytest
+from toy import toy_config
 
 from ferjax.runs import evaluators
 from ferjax.train import checkpoint, host_local, loop
-from toy import toy_config
 
 
 def test_run_on_main_returns_the_result_and_forbids_collectives_inside():

@@ -5,8 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ferjax.explain.self_attention_maps import (points_to_cells, query_maps,
-                                                self_attention_maps, upsample_maps)
+from ferjax.explain.self_attention_maps import points_to_cells, query_maps, self_attention_maps, upsample_maps
 from ferjax.models.jalal import JalalSelfAttentionNet
 from ferjax.viz.self_attention import self_attention_figure
 

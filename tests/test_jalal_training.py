@@ -4,11 +4,11 @@ import json
 
 import numpy as np
 import pytest
+from toy import toy_config
 
+from ferjax import runs
 from ferjax.configs import jalal_self_attention
 from ferjax.data import pipeline
-from ferjax import runs
-from toy import toy_config
 
 
 def test_config_arguments():

@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ferjax.losses import manifold
 from ferjax.losses import get as get_loss
+from ferjax.losses import manifold
 
 
 def _loss(z, labels, **options):

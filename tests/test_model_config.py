@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-from ferjax.configs import (emotional_dan, feratt, jalal_self_attention, sun_attention, sun_baseline,
-                     sun_gap)
 from ferjax import models
+from ferjax.configs import emotional_dan, feratt, jalal_self_attention, sun_attention, sun_baseline, sun_gap
 
 DATA_INFO = {"num_classes": 8, "image_shape": (64, 64, 3),
              "mean_landmarks": np.stack([np.linspace(10, 50, 68)] * 2, axis=1)}

@@ -7,6 +7,8 @@ import json
 import jax
 import numpy as np
 import pytest
+from scripted import scripted_validation
+from toy import toy_config
 
 from ferjax import runs
 from ferjax.data import pipeline
@@ -15,8 +17,6 @@ from ferjax.evaluation.cross_dataset import predict
 from ferjax.runs.restore import restore_model
 from ferjax.train import checkpoint, selection
 from ferjax.train.writers import read_metrics
-from scripted import scripted_validation
-from toy import toy_config
 
 
 def _config(steps, **select):

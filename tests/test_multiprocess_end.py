@@ -12,9 +12,8 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 import processes
+import pytest
 from test_configs_run import experiment_configs
 
 TESTS = processes.REPO / "tests"

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from ferjax.configs import pieces, sun_attention, sun_baseline, sun_gap

@@ -10,7 +10,8 @@ import optax
 import pytest
 
 from ferjax.models import build_model
-from ferjax.train import precision, state as state_lib, steps
+from ferjax.train import precision, steps
+from ferjax.train import state as state_lib
 
 SIZE = 32
 _MEAN_SHAPE = np.random.default_rng(0).uniform(0.25, 0.75, (68, 2)) * SIZE

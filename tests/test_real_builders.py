@@ -7,9 +7,9 @@ import logging
 
 import numpy as np
 import pytest
+import real_trees
 import tensorflow_datasets as tfds
 
-import real_trees
 from ferjax import labels
 from ferjax.data import builders
 from ferjax.data.real import builder as real_builder

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from ferjax.configs import pieces
 from ferjax import files, labels
+from ferjax.configs import pieces
 from ferjax.data import builders, pipeline, sources
 from ferjax.data.real import face
 from ferjax.datasets.ckplus import layout as ckplus_layout

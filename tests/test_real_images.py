@@ -5,9 +5,9 @@ import sys
 
 import numpy as np
 import pytest
+import real_trees
 from PIL import Image
 
-import real_trees
 from ferjax.data.real import face, report
 from ferjax.data.real.errors import UnreadableImage
 from ferjax.data.real.images import image_from_pixels, load_image

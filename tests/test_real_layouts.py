@@ -5,8 +5,8 @@ import math
 
 import numpy as np
 import pytest
-
 import real_trees
+
 from ferjax.data.real import simple
 from ferjax.data.real.errors import MissingManualFile
 from ferjax.data.real.label_codes import LabelCodeError

@@ -2,6 +2,7 @@
 config.data (array_record by default, no TensorFlow), folds taken from the `fold` feature."""
 
 import real_trees
+
 from ferjax.configs import pieces
 from ferjax.data import pipeline
 

@@ -10,13 +10,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 import real_trees
+from toy import toy_config
+
 from ferjax import losses as loss_lib
 from ferjax.data import source_record, sources
 from ferjax.train import checkpoint, distributed, loop, peers, run_config, writers
-from toy import toy_config
-
 
 # ---------- checkpoints ----------
 

@@ -4,13 +4,13 @@ import json
 
 import numpy as np
 import pytest
+from toy import toy_config
 
 from ferjax import runs
 from ferjax.data import pipeline
 from ferjax.evaluation.cross_dataset import predict
 from ferjax.runs import evaluators
 from ferjax.runs.restore import load_config, restore_model
-from toy import toy_config
 
 RESULT_KEYS = {"accuracy", "macro_precision", "macro_recall", "macro_f1", "num_examples",
                "per_class_accuracy", "classes_present", "confusion", "class_names", "loss",

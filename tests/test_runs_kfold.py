@@ -2,9 +2,9 @@ import json
 
 import numpy as np
 import pytest
+from toy import toy_config
 
 from ferjax.runs import kfold
-from toy import toy_config
 
 
 def test_summary_is_mean_and_population_std_with_summed_confusion():

@@ -4,12 +4,12 @@ paper), through the stage-wise runner's phase config and the trainer's selection
 import jax
 import numpy as np
 import pytest
+from scripted import scripted_validation
 
 from ferjax.configs import emotional_dan as dan_config
 from ferjax.data import sources
 from ferjax.runs import stagewise
 from ferjax.train import checkpoint, loop
-from scripted import scripted_validation
 
 SIZE = 32
 

@@ -1,13 +1,12 @@
 import json
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from toy import toy_config
 
 from ferjax import losses as loss_lib
 from ferjax.train import checkpoint, loop, writers
-from toy import toy_config
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,10 @@ of the training records; build_data keeps it apart from train and test."""
 
 import numpy as np
 import pytest
+from toy import toy_records
 
 from ferjax.configs import pieces
 from ferjax.data import builders, pipeline, sources, validation
-from toy import toy_records
 
 
 def _data_cfg(**fields):

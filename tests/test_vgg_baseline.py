@@ -6,12 +6,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-
-from ferjax.configs import vgg_fer
-from ferjax import losses as loss_lib
-from ferjax.models import build_model
-from ferjax.train import checkpoint, ema, loop, optim, state as state_lib
 from toy import toy_config
+
+from ferjax import losses as loss_lib
+from ferjax.configs import vgg_fer
+from ferjax.models import build_model
+from ferjax.train import checkpoint, ema, loop, optim
+from ferjax.train import state as state_lib
 
 
 def _vgg_parameters(widths, in_channels, num_classes):

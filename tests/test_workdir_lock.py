@@ -7,9 +7,9 @@ import os
 import signal
 import textwrap
 
+import processes
 import pytest
 
-import processes
 from ferjax.train import workdir_lock
 
 

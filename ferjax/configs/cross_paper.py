@@ -10,10 +10,12 @@ The sweep (4 methods × 3 seeds) and its table:
   python -m ferjax.sweep --config=configs/cross_paper.py --workdir=runs/cross_paper --parallel=2
   python -m ferjax.collect runs/cross_paper
 On a real dataset (README "Real datasets"), e.g. FER-2013 from fer2013.csv:
-  python launch.py --config=configs/cross_paper.py:method=sun,data=fer2013 --config.data.manual_dir=<folder with fer2013.csv>
+  python launch.py --config=configs/cross_paper.py:method=sun,data=fer2013 \
+      --config.data.manual_dir=<folder with fer2013.csv>
 Arguments: method=sun|jalal|emotional_dan|feratt, data=wild|front|pose|<real builder>,
 classes=7|8, seeds=3 (sweep only), runlocal.
-Budgets (steps of each config's batch), short enough for a 2-core CPU: Sun (attention, Eq. 4) 60 of 32; Jalal 80 of 16 at 64×64;
+Budgets (steps of each config's batch), short enough for a 2-core CPU: Sun (attention, Eq. 4) 60 of 32;
+Jalal 80 of 16 at 64×64;
 EmotionalDAN 30 per phase of 32 (stage 1 landmarks, stage 2 joint); FERAtt+Rep+Cls `small` 60
 of 32 on the stored faces (render=false). Far from converged: a comparison at short budgets,
 not the methods' best (the `steps` of each config file scale them up). Runtime and table:

@@ -26,7 +26,8 @@ datasets; `paper`: 60), batch=32, noise=0.0 (σ of the noisy data sets), paper, 
 runlocal. Real data needs landmarks or a detector for the face masks (not FER-2013's bare
 48×48 faces). Runtime of real data on the 2-core CPU, from the measured steps
 (docs/performance.md: full FERAtt 4.9 img/s, `small` 92 img/s at 64×64): 50 epochs of a
-1,000-face lab fold ≈ 3 h full width, 9 min `small`. ImageNet ResNet34 weights for G_att: --config.model.resnet34_weights=/path/resnet34.npz
+1,000-face lab fold ≈ 3 h full width, 9 min `small`. ImageNet ResNet34 weights for G_att:
+--config.model.resnet34_weights=/path/resnet34.npz
 (convert a torchvision state_dict with scripts/convert_resnet34.py).
 
 Defaults are a short CPU schedule with the authors' code settings where the paper is silent:

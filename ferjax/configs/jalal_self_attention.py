@@ -15,7 +15,8 @@ show, 224×224 RGB), e.g. on an accelerator:
       --config.data.manual_dir=/path/to/AffectNet
 Smoke run (seconds):  ...jalal_self_attention.py:runlocal
 Other real data (README "Real datasets"), e.g. FER-2013 from fer2013.csv:
-  python launch.py --config=configs/jalal_self_attention.py:data=fer2013 --config.data.manual_dir=<folder with fer2013.csv>
+  python launch.py --config=configs/jalal_self_attention.py:data=fer2013 \
+      --config.data.manual_dir=<folder with fer2013.csv>
 Arguments (comma-separated): data=wild|front|pose|<real builder>, classes=0|8|7 (0: the dataset's),
 attention=True|False, gamma=random|zero, dropout=0.15 (paper: 0.85), imbalanced, balance,
 target=<count>|mean|median|max|min, replicate=fill|whole, steps=0 (400 on FERSynth; > 0

@@ -11,7 +11,8 @@ budget (full width, 60 epochs, bf16, data resident on the device, flip TTA):
 Any other builder works the same way (data=rafdb, data=ckplus, ...: its native image size, grey;
 fold datasets are cross-validated over their subject folds). Smoke run: ...vgg_fer.py:runlocal
 Arguments (comma-separated): data=front|pose|wild|<real builder>, data_config=<builder config>,
-classes=0|7|8 (0: the dataset's own; FER-2013 7), cpu, gpu, epochs=0 (0: the budget's), width=0.0 (width multiplier; 0: the
+classes=0|7|8 (0: the dataset's own; FER-2013 7), cpu, gpu, epochs=0 (0: the budget's),
+width=0.0 (width multiplier; 0: the
 budget's), runlocal.
 
 Method, each choice with its source (docs/decisions.md, "VGG-style FER baseline"):

@@ -9,7 +9,6 @@ import numpy as np
 
 from ferjax import ibug68
 
-
 SPATIAL_KEYS = ("image", "mask", "face")
 
 

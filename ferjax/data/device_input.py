@@ -43,7 +43,8 @@ import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from ferjax import ibug68
 from ferjax.data import balance, pipeline

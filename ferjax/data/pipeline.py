@@ -25,6 +25,7 @@ from absl import logging
 from ferjax import labels
 from ferjax.data import augment, class_sampling, sources, splits, validation
 
+
 @dataclasses.dataclass(frozen=True)
 class Normalisation:
     """Mean and standard deviation of training images in [0, 1] units: per channel (C,), or

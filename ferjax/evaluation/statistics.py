@@ -1,4 +1,5 @@
-"""Comparing methods as FERAtt does: fold summaries and the Friedman test followed by Nemenyi (two-tailed) and Bonferroni-Dunn (one-tailed, against
+"""Comparing methods as FERAtt does: fold summaries and the Friedman test followed by Nemenyi
+(two-tailed) and Bonferroni-Dunn (one-tailed, against
 a control) post-hoc tests (Demšar 2006).
 
 Score tables are (blocks, methods): one row per dataset (or per fold), one column per method,

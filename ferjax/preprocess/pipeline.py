@@ -18,8 +18,14 @@ import dataclasses
 import cv2
 import numpy as np
 
-from ferjax.preprocess.align import (FIVE_POINT_TEMPLATE, alignment_matrix, five_points_from_68,
-                                     resize_matrix, transform_points, warp_image)
+from ferjax.preprocess.align import (
+    FIVE_POINT_TEMPLATE,
+    alignment_matrix,
+    five_points_from_68,
+    resize_matrix,
+    transform_points,
+    warp_image,
+)
 from ferjax.preprocess.illumination import DEFAULT_LENGTH_FRACTION, isotropic_diffusion_normalise
 from ferjax.preprocess.masks import hull_mask
 from ferjax.preprocess.mtcnn import MTCNN, Detections, MTCNNConfig

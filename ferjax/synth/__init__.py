@@ -13,8 +13,7 @@ Public API:
 from ferjax.synth.aus import AU_DESCRIPTIONS, AU_NAMES, EMOTION_AUS, NUM_AUS, au_index
 from ferjax.synth.backgrounds import render_background
 from ferjax.synth.config import PRESET_NAMES, WILD_HARD, SynthConfig, preset
-from ferjax.synth.example import (example_key, render_controlled, render_example,
-                                  render_subject_example)
+from ferjax.synth.example import example_key, render_controlled, render_example, render_subject_example
 from ferjax.synth.expression import Expression, neutral_expression
 from ferjax.synth.regions import au_region_mask
 from ferjax.synth.source import FERSynthSource

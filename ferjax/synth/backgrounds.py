@@ -15,7 +15,6 @@ import numpy as np
 
 from ferjax.synth.draw import LINE, fixed, to_channels
 
-
 _COARSE = 8
 
 

@@ -11,9 +11,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ferjax.ibug68 import MIRROR
 from ferjax.synth.aus import AU_NAMES
 from ferjax.synth.expression import Expression
-from ferjax.ibug68 import MIRROR
 
 MIN_INTENSITY = 0.05  # weaker AUs change < 1 grey level and < 0.3 pixel: not drawn
 

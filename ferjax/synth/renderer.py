@@ -15,12 +15,12 @@ import functools
 import cv2
 import numpy as np
 
+from ferjax.ibug68 import GROUPS
 from ferjax.synth import draw, features
 from ferjax.synth.backgrounds import render_background
 from ferjax.synth.config import SynthConfig
 from ferjax.synth.cues import au_strokes
 from ferjax.synth.expression import Expression
-from ferjax.ibug68 import GROUPS
 from ferjax.synth.face_model import Projection, au_displacements, deform, neutral_shape
 from ferjax.synth.geometry import Geometry, body_geometry, face_geometry
 from ferjax.synth.identity import Identity

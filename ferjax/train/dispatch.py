@@ -13,7 +13,8 @@ from typing import Callable, Sequence
 
 import jax
 import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 INTERVAL_FIELDS = ("log_every", "eval_every", "checkpoint_every")
 

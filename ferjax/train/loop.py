@@ -24,12 +24,26 @@ from jax.experimental import multihost_utils
 
 from ferjax import losses as loss_lib
 from ferjax.data import pipeline
-from ferjax.evaluation import metrics as metrics_lib, tta
+from ferjax.evaluation import metrics as metrics_lib
+from ferjax.evaluation import tta
 from ferjax.files import write_json
 from ferjax.models import build_model, load_pretrained
-from ferjax.train import (best as best_lib, checkpoint, dispatch, distributed, ema, feed,
-                          host_local, optim, precision, selection, state as state_lib, steps,
-                          tta_step, writers)
+from ferjax.train import best as best_lib
+from ferjax.train import (
+    checkpoint,
+    dispatch,
+    distributed,
+    ema,
+    feed,
+    host_local,
+    optim,
+    precision,
+    selection,
+    steps,
+    tta_step,
+    writers,
+)
+from ferjax.train import state as state_lib
 
 
 class NonFiniteLossError(FloatingPointError):

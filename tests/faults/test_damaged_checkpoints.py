@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from toy import toy_config
 
 from ferjax.train import checkpoint, loop, writers
-from toy import toy_config
 
 pytestmark = pytest.mark.faults
 

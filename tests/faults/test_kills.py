@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
-
 import processes as processes_lib
+import pytest
 from processes import Run
 
 pytestmark = pytest.mark.faults

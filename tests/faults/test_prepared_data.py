@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from ferjax.data import pipeline, sources
 from ferjax.configs import pieces
+from ferjax.data import pipeline, sources
 
 pytestmark = pytest.mark.faults
 

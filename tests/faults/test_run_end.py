@@ -8,11 +8,9 @@ uninterrupted run."""
 import json
 import os
 import signal
-import textwrap
-
-import pytest
 
 import processes
+import pytest
 
 pytestmark = pytest.mark.faults
 

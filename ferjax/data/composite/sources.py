@@ -10,7 +10,6 @@ import numpy as np
 from ferjax.data.composite.settings import settings_from_config
 from ferjax.data.composite.transform import CompositeTransform
 
-
 TRAIN_RENDERS = ("per_epoch", "fixed")
 
 

@@ -24,10 +24,8 @@ from ferjax import ibug68, labels
 from ferjax.data import source_record
 from ferjax.data.real.errors import UnreadableImage
 from ferjax.data.real.example import ParsedDataset, RawExample
-from ferjax.data.real.face import (DEFAULT_MARGIN, FaceOptions, FacePreprocessFn,
-                                   make_face_preprocessor)
+from ferjax.data.real.face import DEFAULT_MARGIN, FaceOptions, FacePreprocessFn, make_face_preprocessor
 from ferjax.data.real.report import PrepareReport, log
-
 
 
 @dataclasses.dataclass

@@ -13,7 +13,6 @@ from ferjax.data.real.example import ParsedDataset, RawExample, relative_key
 from ferjax.data.real.images import is_image_file, load_image
 from ferjax.data.real.report import log
 
-
 # Datasets naming subjects by gender + number (KDEF, BU-3DFE): female n -> n, male n -> 1000 + n.
 MALE_OFFSET = 1000
 

@@ -18,8 +18,8 @@ equal FERSynthSource(config, seed, num_examples=None, split).
 
 from __future__ import annotations
 
-import hashlib
 import dataclasses
+import hashlib
 from typing import Any
 
 import numpy as np

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_datasets as tfds
 
-from ferjax.data.real.builder import RealDatasetBuilder, SimpleLayoutConfig
 from ferjax.data.real import simple
+from ferjax.data.real.builder import RealDatasetBuilder, SimpleLayoutConfig
 
 from . import layout
 

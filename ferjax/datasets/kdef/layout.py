@@ -11,8 +11,7 @@ import numpy as np
 
 from ferjax.data.real import label_codes
 from ferjax.data.real.example import ParsedDataset, with_subject_kfold
-from ferjax.data.real.named_files import (NameFields, gendered_subject_id,
-                                          scan_named_images)
+from ferjax.data.real.named_files import NameFields, gendered_subject_id, scan_named_images
 
 # File names AF01ANS.JPG: the two letters after the id ("AF" = afraid).
 LABELS: Mapping[str, str] = {
