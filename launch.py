@@ -58,6 +58,11 @@ def main(argv):
     distributed.maybe_initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
                                  _DISTRIBUTED.value)
     config = _CONFIG.value
+    from ferjax.runs import validate
+    try:  # every config value checked before anything touches the workdir
+        validate.check_config(config)
+    except validate.ConfigError as e:
+        sys.exit(f"error: {e}")
     workdir = Path(_WORKDIR.value) if _WORKDIR.value else default_workdir(
         flags.FLAGS["config"].serialize().split("=", 1)[1])
     from ferjax import files, runs

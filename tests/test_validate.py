@@ -1,0 +1,70 @@
+"""A start with a bad config value fails before any side effect (issue 22, item 2)."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ferjax.runs import validate
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from toy import toy_config  # noqa: E402
+
+
+def test_valid_toy_config_passes():
+    validate.check_config(toy_config())
+
+
+@pytest.mark.parametrize("field,value,name", [
+    ("batch_size", -1, "config.train.batch_size"),
+    ("batch_size", 0, "config.train.batch_size"),
+])
+def test_bad_batch_size_names_the_field(field, value, name):
+    c = toy_config()
+    c.train[field] = value
+    with pytest.raises(validate.ConfigError, match=name):
+        validate.check_config(c)
+
+
+def test_bad_eval_batch_and_budget_and_protocol():
+    c = toy_config()
+    c.eval.batch_size = -3
+    with pytest.raises(validate.ConfigError, match="config.eval.batch_size"):
+        validate.check_config(c)
+    c = toy_config()
+    c.train.num_steps, c.train.num_epochs = 0, 0
+    with pytest.raises(validate.ConfigError, match="num_steps"):
+        validate.check_config(c)
+    c = toy_config()
+    c.protocol = "holdut"
+    with pytest.raises(validate.ConfigError, match="config.protocol"):
+        validate.check_config(c)
+
+
+def test_launch_refuses_negative_batch_before_the_workdir(tmp_path):
+    cfg = tmp_path / "toycfg.py"
+    cfg.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(REPO / 'tests')!r})
+        from toy import toy_config
+
+        def get_config(arg=None):
+            return toy_config(steps=2, batch=8)
+    """))
+    workdir = tmp_path / "wd"
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1"}
+    run = subprocess.run([sys.executable, str(REPO / "launch.py"), f"--config={cfg}",
+                          f"--workdir={workdir}", "--config.train.batch_size=-1"],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    errors = [l for l in run.stderr.splitlines() if l.startswith("error:")]
+    assert len(errors) == 1 and "config.train.batch_size" in errors[0], run.stderr
+    assert not workdir.exists()  # nothing written: the corrected command starts here
+    run = subprocess.run([sys.executable, str(REPO / "launch.py"), f"--config={cfg}",
+                          f"--workdir={workdir}"],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (workdir / "config.json").exists()
