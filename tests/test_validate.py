@@ -68,3 +68,21 @@ def test_launch_refuses_negative_batch_before_the_workdir(tmp_path):
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert (workdir / "config.json").exists()
+
+
+def test_bad_optimizer_and_schedule_names():
+    c = toy_config()
+    c.train.optimizer.name = "adma"
+    with pytest.raises(validate.ConfigError, match="config.train.optimizer.name"):
+        validate.check_config(c)
+    c = toy_config()
+    c.train.schedule.kind = "cosin"
+    with pytest.raises(validate.ConfigError, match="config.train.schedule.kind"):
+        validate.check_config(c)
+
+
+@pytest.mark.parametrize("name", ["cross_paper", "emotional_dan", "feratt", "jalal_self_attention",
+                                  "sun_attention", "sun_baseline", "sun_gap", "vgg_fer"])
+def test_every_shipped_config_passes(name):
+    import importlib
+    validate.check_config(importlib.import_module(f"ferjax.configs.{name}").get_config())

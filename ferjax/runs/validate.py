@@ -6,7 +6,8 @@ the corrected command can start there. train() keeps its own checks as a second 
 """
 
 from ferjax import runs  # the runners (same layer)
-from ferjax.train import distributed
+from ferjax.runs import evaluators
+from ferjax.train import distributed, optim
 
 
 class ConfigError(ValueError):
@@ -33,9 +34,15 @@ def _protocol(config) -> None:
                          f"{runs.names()}")
 
 
+def _optimizer(config) -> None:
+    # Building them is pure (optax objects, no arrays); the step count only shapes the decay.
+    steps = int(config.train.num_steps) if config.train.num_steps > 0 else 1000
+    optim.make_optimizer(config.train.optimizer, optim.make_schedule(config.train.schedule, steps))
+
+
 def check_config(config) -> None:
     """Raises ConfigError (one paragraph, naming the field and the fix) for the first bad value."""
-    for check in (_batch_sizes, _budget, _protocol):
+    for check in (_batch_sizes, _budget, _protocol, _optimizer, evaluators.check):
         try:
             check(config)
         except ConfigError:
