@@ -86,3 +86,21 @@ def test_bad_optimizer_and_schedule_names():
 def test_every_shipped_config_passes(name):
     import importlib
     validate.check_config(importlib.import_module(f"ferjax.configs.{name}").get_config())
+
+
+def _launch(*args):
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, str(REPO / "launch.py"), *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_misspelt_config_argument_is_one_line_not_a_traceback(tmp_path):
+    run = _launch("--config=configs/sun_attention.py:dta=wild", f"--workdir={tmp_path / 'wd'}")
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr, run.stderr
+    lines = [l for l in run.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), run.stderr
+    assert "'dta'" in lines[0] and "'data'" in lines[0]  # the unknown one and the valid ones
+    assert not (tmp_path / "wd").exists()
+    verbose = _launch("--config=configs/sun_attention.py:dta=wild", "--verbosity=1")
+    assert verbose.returncode == 1 and "Traceback" in verbose.stderr  # kept for debugging
