@@ -104,3 +104,23 @@ def test_misspelt_config_argument_is_one_line_not_a_traceback(tmp_path):
     assert not (tmp_path / "wd").exists()
     verbose = _launch("--config=configs/sun_attention.py:dta=wild", "--verbosity=1")
     assert verbose.returncode == 1 and "Traceback" in verbose.stderr  # kept for debugging
+
+
+def _sweep(*args):
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "ferjax.sweep", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("flag,named", [("--config.train.batchsize=3", "train.batchsize"),
+                                        ("--config.train.batch_size=-1", "batch_size")])
+def test_sweep_dry_run_checks_launch_flags_on_every_point(tmp_path, flag, named):
+    run = _sweep("--config=configs/sun_attention.py", f"--workdir={tmp_path / 'sw'}",
+                 f"--launch_flag={flag}", "--dry_run")
+    assert run.returncode == 1, run.stdout + run.stderr
+    errors = [l for l in run.stderr.splitlines() if l.startswith("error:")]
+    assert len(errors) == 1 and named in errors[0], run.stderr
+    assert not (tmp_path / "sw").exists()  # refused before the manifest is written
+    ok = _sweep("--config=configs/sun_attention.py", f"--workdir={tmp_path / 'sw'}",
+                "--launch_flag=--config.train.batch_size=16", "--dry_run")
+    assert ok.returncode == 0, ok.stderr

@@ -77,7 +77,8 @@ def main(argv):
     config_spec = _CONFIG.value
     sweep_dir = Path(_WORKDIR.value) if _WORKDIR.value else default_workdir(config_spec)
     try:
-        points = expand.expand(config_spec, sweep_dir.resolve())
+        points = expand.expand(config_spec, sweep_dir.resolve(),
+                               launch_flags=tuple(_LAUNCH_FLAGS.value))
     except expand.SweepError as e:
         sys.exit(f"error: {e}")
     extra = tuple(_LAUNCH_FLAGS.value)
