@@ -58,7 +58,20 @@ def parse_flags(argv):
         sys.exit(f"error: unknown config field in {bad} ({e}); only fields the config file "
                  "defines can be overridden (see its get_config)")
     except flags.Error as e:
-        sys.exit(f"error: {e}")
+        # config_flags embeds the config file's traceback in the message; a user needs only its
+        # last line (e.g. an unknown config argument and the accepted ones). --verbosity=1 keeps it.
+        message = str(e)
+        verbose = any(a.startswith("--verbosity=") and a.split("=", 1)[1] not in ("0", "-1")
+                      for a in argv)
+        if "Traceback (most recent call last)" in message and not verbose:
+            last = [line for line in message.splitlines() if line.strip()][-1]
+            message = f"{argv_config(argv)}: {last.split(': ', 1)[-1]}"
+        sys.exit(f"error: {message}")
+
+
+def argv_config(argv) -> str:
+    """The --config=... argument as given, for naming it in an error."""
+    return next((a for a in argv if a.startswith("--config=")), "--config")
 
 
 def run_main(argv):
@@ -71,6 +84,11 @@ def run_main(argv):
     distributed.maybe_initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
                                  _DISTRIBUTED.value)
     config = _CONFIG.value
+    from ferjax.runs import validate
+    try:  # every config value checked before anything touches the workdir
+        validate.check_config(config)
+    except validate.ConfigError as e:
+        sys.exit(f"error: {e}")
     workdir = Path(_WORKDIR.value) if _WORKDIR.value else default_workdir(
         flags.FLAGS["config"].serialize().split("=", 1)[1])
     from ferjax import files, runs

@@ -78,7 +78,8 @@ def main(argv):
     config_spec = spec_of_config.resolve(_CONFIG.value)  # a module name becomes its file
     sweep_dir = Path(_WORKDIR.value) if _WORKDIR.value else default_workdir(config_spec)
     try:
-        points = expand.expand(config_spec, sweep_dir.resolve())
+        points = expand.expand(config_spec, sweep_dir.resolve(),
+                               launch_flags=tuple(_LAUNCH_FLAGS.value))
     except expand.SweepError as e:
         sys.exit(f"error: {e}")
     extra = tuple(_LAUNCH_FLAGS.value)

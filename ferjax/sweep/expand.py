@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from ferjax.runs import validate
 from ferjax.sweep import spec
 
 # Points run the launcher as a module of the installed package (the checkout's launch.py is the
@@ -162,9 +163,25 @@ def check_fields(config, fields: dict[str, Any], where: str):
     return config
 
 
+def launch_fields(launch_flags: tuple[str, ...]) -> dict[str, Any]:
+    """The --config.<path>=<value> overrides among a sweep's --launch_flag values, typed as
+    launch.py types them (a Python literal, else the string), so they are checked per point."""
+    import ast
+    fields = {}
+    for flag in launch_flags:
+        if flag.startswith("--config."):
+            path, _, raw = flag[len("--config."):].partition("=")
+            try:
+                fields[path] = ast.literal_eval(raw)
+            except (ValueError, SyntaxError):
+                fields[path] = raw
+    return fields
+
+
 def expand(config_spec: str, workdir: str | Path,
            points: list[dict[str, Any]] | None = None,
-           build: Callable[[str], Any] | None = None) -> list[Point]:
+           build: Callable[[str], Any] | None = None,
+           launch_flags: tuple[str, ...] = ()) -> list[Point]:
     """Checks and names every point of the sweep; nothing is written or run.
 
     points defaults to the config file's get_sweep(arg); build(file_arg) -> ConfigDict
@@ -189,6 +206,12 @@ def expand(config_spec: str, workdir: str | Path,
             except (ValueError, TypeError, KeyError) as e:
                 raise SweepError(f"{where}: {run_spec}: {e}") from None
         config = check_fields(built[run_spec], fields, where)
+        # The launch flags are appended to every point's command: check them on each point too.
+        config = check_fields(config, launch_fields(launch_flags), f"{where}, --launch_flag")
+        try:  # what launch.py would refuse at the start of this point, refused now
+            validate.check_config(config)
+        except validate.ConfigError as e:
+            raise SweepError(f"{where}: {e}") from None
         result.append(Point(index, name, dict(overrides), run_spec, fields, workdir / name,
                             data_key(config)))
     return result
