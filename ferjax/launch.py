@@ -85,14 +85,17 @@ def run_main(argv):
                                  _DISTRIBUTED.value)
     config = _CONFIG.value
     from ferjax.runs import validate
-    try:  # every config value checked before anything touches the workdir
+    try:  # every config value and the dataset's folder checked before anything is written
         validate.check_config(config)
+        validate.check_manual_data(config.data)
     except validate.ConfigError as e:
         sys.exit(f"error: {e}")
     workdir = Path(_WORKDIR.value) if _WORKDIR.value else default_workdir(
         flags.FLAGS["config"].serialize().split("=", 1)[1])
     from ferjax import files, runs
-    from ferjax.data import sources
+    from ferjax.data import source_record, sources
+    from ferjax.data.real import errors as data_errors
+    from ferjax.data.real import label_codes
     with contextlib.ExitStack() as stack:
         try:  # one job per workdir, taken before anything is written there
             stack.enter_context(workdir_lock.hold_for_job(workdir))
@@ -105,7 +108,8 @@ def run_main(argv):
             with peers.stop_on_lost_peer():  # one line, not a hang, when a peer process dies
                 runs.run(config, workdir)  # the runner config.protocol names (ferjax/runs)
         except (files.ResultWriteError, sources.DamagedPreparedDataError,
-                host_local.HostLocalFailedError) as e:
+                host_local.HostLocalFailedError, data_errors.MissingManualFile,
+                label_codes.LabelCodeError, source_record.SourceChangedError) as e:
             sys.exit(f"error: {e}")  # what was written before stays (checkpoints, results)
 
 

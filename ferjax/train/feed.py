@@ -10,12 +10,15 @@ of each batch, which are put on the devices explicitly; its iterator state is ch
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 from typing import Any, Callable
 
 import jax
 
+from ferjax import files
 from ferjax.data import device_input, pipeline
-from ferjax.train import dispatch, distributed
+from ferjax.train import checkpoint, dispatch, distributed
 
 # Folded into the run's seed for the device path's data key, so that the data stream and the
 # step's own randomness (dropout, loss sampling) are independent.
@@ -58,8 +61,37 @@ class TrainInput:
             close()
 
 
-def make_train_input(config, data: pipeline.Data, mesh, local_batch: int) -> TrainInput:
-    """The run's TrainInput, placed per config.data.placement."""
+# Per process: the number of input worker processes its checkpointed iterator state was made
+# with (grain's state layout differs with the worker count, the batches do not).
+WORKERS_DIR = "input_workers"
+
+
+def input_workers(config, workdir: str | Path | None) -> int:
+    """The worker count of this process's training iterator.
+
+    config.data.workers (resolved for this machine) on a fresh start; on a resume, the count
+    the checkpoints were saved with, so that a changed config.data.workers or a requeue on a
+    node with another CPU allocation still restores the iterator (the batches are the same for
+    every count). Records the count used in workdir/input_workers/process_<i>.json.
+    """
+    wanted = pipeline.resolve_workers(config.data.get("workers", -1))
+    if workdir is None:
+        return wanted
+    record = Path(workdir) / WORKERS_DIR / f"process_{jax.process_index()}.json"
+    resuming = checkpoint.latest_finished_step(Path(workdir) / "checkpoints") is not None
+    if resuming and record.exists():
+        saved = int(json.loads(record.read_text())["workers"])
+        if saved != wanted:
+            print(f"input: resuming with the {saved} input worker(s) the checkpoint was saved "
+                  f"with (config.data.workers now gives {wanted})", flush=True)
+        return saved
+    files.write_text(record, json.dumps({"workers": wanted}))
+    return wanted
+
+
+def make_train_input(config, data: pipeline.Data, mesh, local_batch: int,
+                     workdir: str | Path | None = None) -> TrainInput:
+    """The run's TrainInput, placed per config.data.placement (workdir: see input_workers)."""
     placement = device_input.choose_placement(data, config.data)
     if placement == "device":
         return TrainInput("device", mesh,
@@ -68,5 +100,5 @@ def make_train_input(config, data: pipeline.Data, mesh, local_batch: int) -> Tra
         data.train, pipeline.TrainTransform(data.spec, data.norm, **dict(config.data.augment)),
         seed=config.seed, local_batch_size=local_batch, process_index=jax.process_index(),
         process_count=jax.process_count(),
-        workers=pipeline.resolve_workers(config.data.get("workers", -1))))
+        workers=input_workers(config, workdir)))
     return TrainInput("host", mesh, iterator=iterator)

@@ -244,7 +244,7 @@ def train(config, workdir: str | Path) -> TrainedModel:
 
     k = dispatch.steps_per_call(train_cfg)
     dtype = precision.compute_dtype(train_cfg)
-    train_input = feed.make_train_input(config, data, mesh, local_batch)
+    train_input = feed.make_train_input(config, data, mesh, local_batch, workdir)
     train_iter = train_input.iterator  # None on the device path: the step number suffices
     manager = checkpoint.make_manager(workdir, train_cfg.checkpoint_every,
                                       train_cfg.get("keep_checkpoints", 3))

@@ -4,6 +4,11 @@ The launched config is stored as workdir/config.json. A later launch into the sa
 compared with it field by field; a difference in any field that can change what is trained is
 refused with the fields named, unless the caller allows the change, which is then appended to
 workdir/config_changes.jsonl (time, field, old and new value) and config.json is replaced.
+
+Fields that say where the inputs are or how they are read (PATH_FIELDS) are not refused: a
+moved data_dir, another worker count, or a manual_dir at a new path holding the same files
+(the same source_record digest, kept in workdir/manual_source.json) is recorded in
+config_changes.jsonl and the run goes on.
 """
 
 from __future__ import annotations
@@ -16,10 +21,16 @@ from typing import Any, Mapping
 
 import jax
 
+from ferjax.data import source_record
+
 # Fields that change only how often things are logged, evaluated or kept, never the training
 # trajectory or the final evaluation, so a resumed run may change them freely.
 NEUTRAL_FIELDS = frozenset({"train.log_every", "train.eval_every", "train.checkpoint_every",
                             "train.keep_checkpoints", "figures"})
+# Where the inputs are and how they are read, not what they are (data.workers: the batches are
+# those of workers=0 for every count, ferjax.data.pipeline.train_dataset).
+PATH_FIELDS = frozenset({"data.manual_dir", "data.data_dir", "data.workers"})
+MANUAL_DIR = "data.manual_dir"
 CONFIG_FILE = "config.json"
 CHANGES_FILE = "config_changes.jsonl"
 
@@ -68,13 +79,44 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def _manual_dir_moved(workdir: Path, changed, new_config: Mapping) -> str | None:
+    """Why a manual_dir change must be refused (None when its files are the same)."""
+    change = next((c for c in changed if c[0] == MANUAL_DIR), None)
+    if change is None:
+        return None
+    record = workdir / source_record.RECORD_FILE
+    new_dir = flatten(new_config).get(MANUAL_DIR) or ""
+    if not new_dir or not record.exists():
+        return f"{MANUAL_DIR}: {_short(change[1])} -> {_short(change[2])}"
+    stored = json.loads(record.read_text())
+    try:
+        current = source_record.describe(new_dir)
+    except FileNotFoundError as e:
+        return str(e)
+    if (stored.get("file_count"), stored.get("digest")) != (current["file_count"],
+                                                           current["digest"]):
+        return (f"{MANUAL_DIR}: {new_dir} holds other files than {stored.get('path')} did "
+                f"({current['file_count']} files against {stored.get('file_count')}, or changed "
+                "content)")
+    return None
+
+
+def _write_manual_record(workdir: Path, config: Mapping, changed) -> None:
+    manual_dir = flatten(config).get(MANUAL_DIR) or ""
+    record = workdir / source_record.RECORD_FILE
+    if manual_dir and Path(manual_dir).is_dir() and (not record.exists() or any(
+            c[0] == MANUAL_DIR for c in changed)):
+        source_record.write(workdir, manual_dir)
+
+
 def check_workdir(workdir: str | Path, config: Mapping, *, allow_change: bool = False,
                   write: bool | None = None) -> list[tuple[str, Any, Any]]:
     """Compares `config` (plain data) with workdir/config.json and stores it there.
 
     Raises ConfigChangedError naming each differing field unless `allow_change`; with it, the
-    change is appended to workdir/config_changes.jsonl. Only process 0 writes (`write` None);
-    the others only compare. Returns the differences found.
+    change is appended to workdir/config_changes.jsonl. PATH_FIELDS changes are recorded there
+    without being refused (a manual_dir only when its files are the same). Only process 0
+    writes (`write` None); the others only compare. Returns the differences found.
     """
     if write is None:
         write = jax.process_index() == 0
@@ -89,11 +131,14 @@ def check_workdir(workdir: str | Path, config: Mapping, *, allow_change: bool = 
                                      "the run in this workdir: repair it or use another "
                                      "--workdir") from e
         changed = differences(stored, config)
-    if changed and not allow_change:
-        listing = "; ".join(f"{f}: {_short(o)} -> {_short(n)}" for f, o, n in changed)
+    refused = [_describe_change(c) for c in changed if c[0] not in PATH_FIELDS]
+    moved = _manual_dir_moved(workdir, changed, config)
+    if moved:
+        refused.append(moved)
+    if refused and not allow_change:
         raise ConfigChangedError(
             f"the config differs from the one this workdir was started with ({path}) in "
-            f"{len(changed)} field(s): {listing}. Use another --workdir, or pass "
+            f"{len(refused)} field(s): {'; '.join(refused)}. Use another --workdir, or pass "
             f"--allow_config_change to continue this run with the new config (recorded in "
             f"{workdir / CHANGES_FILE}).")
     if write:
@@ -104,7 +149,13 @@ def check_workdir(workdir: str | Path, config: Mapping, *, allow_change: bool = 
                                                  for f, o, n in changed]}
             with (workdir / CHANGES_FILE).open("a") as f:
                 f.write(json.dumps(record) + "\n")
+        _write_manual_record(workdir, config, changed)
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(config, indent=2))
         tmp.replace(path)
     return changed
+
+
+def _describe_change(change: tuple[str, Any, Any]) -> str:
+    field, old, new = change
+    return f"{field}: {_short(old)} -> {_short(new)}"
