@@ -14,6 +14,7 @@ from pathlib import Path
 from absl import app, flags
 
 from ferjax.collect import layouts, runs, table
+from ferjax.files import ResultWriteError, write_text
 
 _PAPER = flags.DEFINE_enum("paper", None, sorted(layouts.LAYOUTS), "Lay out as this paper.")
 _METRICS = flags.DEFINE_list("metrics", list(table.DEFAULT_METRICS), "Result keys to show.")
@@ -25,11 +26,11 @@ def collect(sweep_dir: Path, paper: str | None = None,
     loaded = runs.load(sweep_dir)
     header, rows = table.summary_rows(loaded, metrics)
     text = table.markdown(header, rows, f"{sweep_dir.name}: mean ± std over seeds")
-    (sweep_dir / "table.md").write_text(text)
-    (sweep_dir / "table.csv").write_text(table.csv_rows(loaded, metrics))
+    write_text(sweep_dir / "table.md", text)  # atomically: a full disk keeps the last table
+    write_text(sweep_dir / "table.csv", table.csv_rows(loaded, metrics))
     if paper:
         laid_out = layouts.render(paper, table.group(loaded)[1])
-        (sweep_dir / f"table_{paper}.md").write_text(laid_out)
+        write_text(sweep_dir / f"table_{paper}.md", laid_out)
         text += "\n" + laid_out
     return text
 
@@ -39,7 +40,7 @@ def main(argv):
         raise app.UsageError("usage: python -m ferjax.collect runs/<sweep> [--paper=...]")
     try:
         print(collect(Path(argv[1]), _PAPER.value, tuple(_METRICS.value)), end="")
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ResultWriteError) as e:
         sys.exit(f"error: {e}")
 
 
