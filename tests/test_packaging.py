@@ -139,3 +139,28 @@ def test_installed_wheel_trains_and_sweeps_with_its_console_commands(tmp_path, w
     launcher = _run(bin_dir, tmp_path, commands[0][0], "-m", "ferjax.launch", "--help")
     # absl's --help exits 1; the launcher's own flags in the help show the module ran.
     assert "--allow_config_change" in launcher.stdout, launcher.stdout + launcher.stderr
+
+
+def test_requires_python_admits_no_version_a_dependency_refuses():
+    """Every Python minor version pyproject.toml admits is admitted by every installed
+    dependency's own Requires-Python (it said >=3.10 while jax, grain and orbax need 3.11)."""
+    import importlib.metadata
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    ours = SpecifierSet(project["requires-python"])
+    admitted = [f"3.{minor}" for minor in range(6, 20) if f"3.{minor}" in ours]
+    assert admitted, project["requires-python"]
+    refused = []
+    for line in project["dependencies"]:
+        name = Requirement(line).name
+        theirs = importlib.metadata.metadata(name).get("Requires-Python")
+        if theirs:
+            refused += [f"{name} ({theirs}) refuses {v}" for v in admitted
+                        if f"{v}.0" not in SpecifierSet(theirs)]
+    assert not refused, refused
+    assert project["license"] == "Apache-2.0"
+    assert "Apache License" in (REPO / "LICENSE").read_text() and "Version 2.0" in (
+        REPO / "LICENSE").read_text()
