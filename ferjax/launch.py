@@ -14,6 +14,7 @@ whose stored config.json differs is refused with the fields named, unless
 import contextlib
 import re
 import sys
+import traceback
 from pathlib import Path
 
 from absl import app, flags, logging
@@ -74,6 +75,13 @@ def argv_config(argv) -> str:
     return next((a for a in argv if a.startswith("--config=")), "--config")
 
 
+def _fail(error: Exception):
+    """Exits with one `error:` line; --verbosity=1 (or more) prints the traceback first."""
+    if flags.FLAGS["verbosity"].value >= 1:
+        traceback.print_exception(error)
+    sys.exit(f"error: {error}")
+
+
 def run_main(argv):
     """Runs the config of the parsed flags in its workdir (app.run's main)."""
     if len(argv) > 1:
@@ -89,7 +97,7 @@ def run_main(argv):
         validate.check_config(config)
         validate.check_manual_data(config.data)
     except validate.ConfigError as e:
-        sys.exit(f"error: {e}")
+        _fail(e)
     workdir = Path(_WORKDIR.value) if _WORKDIR.value else default_workdir(
         flags.FLAGS["config"].serialize().split("=", 1)[1])
     from ferjax import files, runs
@@ -103,14 +111,14 @@ def run_main(argv):
                                      allow_change=_ALLOW_CONFIG_CHANGE.value)
         except (run_config.ConfigChangedError, workdir_lock.WorkdirLockedError,
                 host_local.HostLocalFailedError) as e:
-            sys.exit(f"error: {e}")
+            _fail(e)
         try:
             with peers.stop_on_lost_peer():  # one line, not a hang, when a peer process dies
                 runs.run(config, workdir)  # the runner config.protocol names (ferjax/runs)
         except (files.ResultWriteError, sources.DamagedPreparedDataError,
                 host_local.HostLocalFailedError, data_errors.MissingManualFile,
                 label_codes.LabelCodeError, source_record.SourceChangedError) as e:
-            sys.exit(f"error: {e}")  # what was written before stays (checkpoints, results)
+            _fail(e)  # what was written before stays (checkpoints, results)
 
 
 def main():

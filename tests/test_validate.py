@@ -200,6 +200,11 @@ def test_launch_with_a_wrong_manual_dir_is_one_paragraph_and_writes_nothing(tmp_
     lines = [l for l in run.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: config.data.manual_dir="), run.stderr
     assert not workdir.exists() and not (tmp_path / "tfds").exists()
+    verbose = _launch("--config=configs/vgg_fer.py:data=fer2013", f"--workdir={workdir}",
+                      f"--config.data.data_dir={tmp_path / 'tfds'}",
+                      f"--config.data.manual_dir={tmp_path / 'nowhere'}", "--verbosity=1")
+    assert verbose.returncode == 1 and "Traceback" in verbose.stderr  # kept for debugging
+    assert "\nerror: config.data.manual_dir=" in verbose.stderr
 
 
 def _toy_launch_config(tmp_path):
