@@ -12,6 +12,17 @@ def test_auto_workers_leave_a_core_to_the_step(cpus, expected):
     assert pipeline.resolve_workers(-1, cpu_count=cpus) == expected
 
 
+def test_auto_workers_follow_the_allocation_not_the_node(monkeypatch):
+    monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5})
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 128)
+    assert pipeline.allocated_cpus({}) == 6  # taskset / cpuset mask, not the node's 128
+    assert pipeline.allocated_cpus({"SLURM_CPUS_PER_TASK": "4"}) == 4  # unbound job step
+    assert pipeline.allocated_cpus({"SLURM_CPUS_PER_TASK": "16"}) == 6
+    assert pipeline.allocated_cpus({"SLURM_CPUS_PER_TASK": ""}) == 6
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "4")
+    assert pipeline.resolve_workers(-1) == 3
+
+
 def test_explicit_workers_are_kept_and_bad_ones_named():
     assert pipeline.resolve_workers(0, cpu_count=16) == 0
     assert pipeline.resolve_workers(5, cpu_count=2) == 5

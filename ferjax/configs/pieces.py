@@ -136,7 +136,7 @@ def fersynth_data(variant: str = "front", **builder_kwargs) -> mlc.ConfigDict:
         # reads it on the host; "device" | "host" force one (ferjax.data.device_input).
         "placement": "auto",
         "device_budget_mb": 2048.0,
-        "workers": -1,              # host-path grain worker processes; -1 = from os.cpu_count(),
+        "workers": -1,              # host-path grain worker processes; -1 = from the CPUs allocated,
                                     # 0 = in-process (ferjax.data.pipeline.resolve_workers)
         "dedup": False,             # drop training images identical to evaluation
                                     # or validation images

@@ -292,7 +292,8 @@ def resolve_workers(workers: int, cpu_count: int | None = None) -> int:
     workers ≥ 0 is taken as given (0 = read and augment in the training process). -1 (auto):
     cpu_count − 1 (the training process keeps a core to dispatch steps), at most
     MAX_AUTO_WORKERS, and 0 on machines of 2 cores or fewer, where a worker would only compete
-    with the step for a core. cpu_count defaults to os.cpu_count().
+    with the step for a core. cpu_count defaults to allocated_cpus(): the process's allocation,
+    not the node's core count.
     """
     workers = int(workers)
     if workers >= 0:
@@ -300,8 +301,23 @@ def resolve_workers(workers: int, cpu_count: int | None = None) -> int:
     if workers != -1:
         raise ValueError(f"config.data.workers={workers}; expected -1 (auto), 0 (in-process) "
                          "or a positive number of worker processes")
-    cpus = int(cpu_count or os.cpu_count() or 1)
+    cpus = int(cpu_count or allocated_cpus())
     return 0 if cpus <= 2 else min(cpus - 1, MAX_AUTO_WORKERS)
+
+
+def allocated_cpus(environ=None) -> int:
+    """CPUs this process may use: its affinity mask (what taskset, cgroups cpusets and SLURM's
+    task binding leave it), and at most SLURM_CPUS_PER_TASK when SLURM set it (a job step
+    without binding still sees the whole node in its mask)."""
+    environ = os.environ if environ is None else environ
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity call on this platform (macOS)
+        cpus = os.cpu_count() or 1
+    slurm = str(environ.get("SLURM_CPUS_PER_TASK", "")).strip()
+    if slurm.isdigit() and int(slurm) > 0:
+        cpus = min(cpus, int(slurm))
+    return max(1, cpus)
 
 
 def _absl_flags_ready() -> None:

@@ -9,6 +9,7 @@ records them as interrupted.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import glob
 import os
@@ -146,11 +147,13 @@ class _Slots:
 
 def run_point(point: expand.Point, slot: Slot = Slot("inherited", {}),
               extra_flags: tuple[str, ...] = (), running: _Running | None = None,
-              process_index: int = 0) -> str:
+              process_index: int = 0, forward_signals: bool = False) -> str:
     """Runs (or resumes) one point to its end; returns its status (manifest.STATES).
 
     process_index > 0 (a further process of a multi-process point): logs to
-    launch.<index>.log and leaves the status to process 0.
+    launch.<index>.log and leaves the status to process 0. forward_signals: SIGTERM and SIGUSR1
+    sent to this process (a cluster's preemption notice to the job step) are passed on to the
+    trainer, which checkpoints and exits; the point is then "interrupted".
     """
     point.workdir.mkdir(parents=True, exist_ok=True)
     command = expand.launch_command(point, extra_flags)
@@ -171,20 +174,45 @@ def run_point(point: expand.Point, slot: Slot = Slot("inherited", {}),
         if running is not None:
             running.add(point.index, proc)
         try:
-            returncode = proc.wait()
+            with _forwarding(proc, forward_signals) as forwarded:
+                returncode = proc.wait()
         finally:
             if running is not None:
                 running.remove(point.index)
     if manifest.read_result(point.workdir) is not None:
         status, extra = "finished", {}
-    elif returncode == 0 or (running is not None and running.stopping.is_set()):
-        status, extra = "interrupted", {}  # preempted: checkpointed, rerun resumes
+    elif returncode == 0 or forwarded or (running is not None and running.stopping.is_set()):
+        # Preempted: checkpointed (or stopped before training began); a rerun resumes.
+        status, extra = "interrupted", {}
     else:
         status, extra = "failed", {"error": last_error(log)}
     if write_status:
         manifest.write_status(point.workdir, status, returncode=returncode, log=str(log),
                               devices=slot.label, **extra)
     return status
+
+
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+
+
+@contextlib.contextmanager
+def _forwarding(proc: subprocess.Popen, active: bool):
+    """Passes FORWARDED_SIGNALS received by this process on to `proc` while it runs; yields
+    the list of signals passed on."""
+    previous, received = {}, []
+
+    def forward(signum, frame):
+        received.append(signum)
+        proc.send_signal(signum)
+
+    if active:
+        for signum in FORWARDED_SIGNALS:
+            previous[signum] = signal.signal(signum, forward)
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 def run_local(points: Sequence[expand.Point], sweep_dir: Path, config_spec: str, *,

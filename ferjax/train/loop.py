@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -51,33 +52,41 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class _TermSignal:
-    """Notices SIGTERM in a single-process run.
+    """Notices a preemption signal: SIGTERM, or SIGUSR1 (what a SLURM job array asks for with
+    --signal=USR1@<grace> before its time limit or a preemption, ferjax.sweep.scripts).
 
     Multi-process runs ask orbax instead (`reached_preemption`): jax.distributed installs its
     own SIGTERM handler there, which tells every process and agrees on a step to save at, and
-    that handler must stay in place, so this one is not installed (`active=False`).
+    that handler must stay in place (`active=False`); SIGUSR1 is then passed on to it as a
+    SIGTERM of this process, so both signals take the same agreed path.
     """
 
     def __init__(self, active: bool = True):
         self.received = False
         self.active = active
-        self._previous = None
+        self._previous: dict = {}
 
     def __enter__(self):
-        if not self.active:
-            return self
-        try:
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
-        except ValueError:  # not the main thread: leave signals alone
-            self._previous = None
+        handlers = {signal.SIGUSR1: self._handle if self.active else self._forward}
+        if self.active:
+            handlers[signal.SIGTERM] = self._handle
+        for signum, handler in handlers.items():
+            try:
+                self._previous[signum] = signal.signal(signum, handler)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
         return self
 
     def _handle(self, signum, frame):
         self.received = True
 
+    @staticmethod
+    def _forward(signum, frame):
+        os.kill(os.getpid(), signal.SIGTERM)
+
     def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
 
 
 def num_train_steps(train_cfg, train_size: int) -> int:
