@@ -166,3 +166,19 @@ def test_two_processes_sigterm_then_dead_peer_then_resume(
     assert run.finish() == [0, 0], run.output(0)[-2000:] + run.output(1)[-2000:]
     assert _resumed_step(run.output(0)) > 0
     _assert_same_results(workdir, reference_2_devices, eval_loss_rel=1e-6)
+
+
+def test_two_processes_sigusr1_is_a_preemption_too(config_file_2, reference_2_devices, tmp_path):
+    """SLURM's --signal=USR1@<grace> warning to one process of a multi-process job: passed on
+    as a SIGTERM to jax's preemption agreement, so both processes save at the same step."""
+    workdir = tmp_path / "run"
+    run = Run(config_file_2, workdir, processes=2)
+    run.wait_for_step(4)
+    run.procs[1].send_signal(signal.SIGUSR1)
+    assert run.finish() == [0, 0], run.output(0)[-2000:] + run.output(1)[-2000:]
+    assert "preempted: checkpoint saved at step" in run.output(0)
+    saved = max(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
+    assert saved < STEPS_2
+    output = _finished(config_file_2, workdir, processes=2)
+    assert _resumed_step(output) == saved
+    _assert_same_results(workdir, reference_2_devices, eval_loss_rel=1e-6)
