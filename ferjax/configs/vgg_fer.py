@@ -2,7 +2,8 @@
 
 Run (FERSynth `front` rendered at FER-2013's 48×48, its 8 classes, the `cpu` budget):
   python launch.py --config=configs/vgg_fer.py
-FER-2013 (Kaggle fer2013.csv; test = PrivateTest), CPU budget (one hour on 2 cores) or GPU
+FER-2013 (Kaggle fer2013.csv; test = PrivateTest), CPU budget (2 cores; its time and accuracy
+in docs/performance.md) or GPU
 budget (full width, 60 epochs, bf16, data resident on the device, flip TTA):
   python launch.py --config=configs/vgg_fer.py:data=fer2013,cpu \
       --config.data.manual_dir=<folder holding fer2013.csv>
@@ -32,21 +33,15 @@ Method, each choice with its source (docs/decisions.md, "VGG-style FER baseline"
 - Native resolution: 48×48 for FER-2013, no upscaling; the whole face is kept (no crop).
 Budgets (FER-2013: 28,709 training and 3,589 test images):
 - cpu: width ×0.5 (32–256 channels, 1,174,439 parameters with 7 classes), batch 128, 16
-  epochs (3,589 steps). Measured with `python benchmarks/bench_vgg.py --widths=0.25,0.5`
-  (this config's step at 48×48: augmentation and EMA included; median of 5 timed steps) while
-  five other jobs loaded the 2-core CPU (load average 15-28): 12.4 img/s wall, 45.2 images per
-  CPU-second of the process. Calibration under the same load: Sun attention's step
-  (144×112, batch 32) gave 12.2 images per CPU-second against 51.1 img/s on the quiet machine
-  (docs/performance.md), a factor of 4.2; so this step runs at about 190 img/s on the quiet
-  machine: 16 epochs = 459,344 images ≈ 40 min, plus about 1 min of compilation and 20 s of
-  evaluation (3,589 images). On a loaded machine it takes longer: lower `epochs=` there.
-  (Width ×0.25: 125.5 images per CPU-second, about 3× faster.)
+  epochs (3,589 steps). Measured on real FER-2013 on a 2-core CPU: 67.23 % PrivateTest in
+  87 min wall (docs/performance.md, "Measured on real data"); width ×0.25 steps about 3× faster
+  (docs/performance.md, "VGG-style baseline").
 - gpu: full width (4,689,735 parameters with 7 classes), batch 256, 60 epochs, bfloat16 compute,
   device-resident input (placement "auto": every dataset here but full AffectNet fits the
   device budget; that one streams from the host), flip TTA (the probe of this recipe, without EMA, rotation and erasing,
   reached 73.1 % in 24 s of training on one H200).
-Expected: see docs/decisions.md (what we expect and why); measured accuracies belong in the
-README once run on the real data.
+Expected: see docs/decisions.md (what we expect and why); measured: README "Measured on real
+data".
 """
 
 from ferjax.configs import pieces
@@ -55,7 +50,7 @@ DEFAULTS = {
     "data": "front",        # FERSynth front | pose | wild, or a real builder: fer2013, rafdb, ...
     "data_config": "",      # builder config of a real dataset
     "classes": 0,           # 0: the dataset's (FER-2013: 7, FERSynth: 8); 7 or 8
-    "cpu": False,           # one hour on a 2-core CPU at FER-2013 size (the default budget)
+    "cpu": False,           # the 2-core CPU budget at FER-2013 size (docs/performance.md)
     "gpu": False,           # full width, 60 epochs, bf16, device-resident input
     "epochs": 0.0,          # 0: the budget's
     "width": 0.0,           # width multiplier; 0: the budget's
