@@ -107,7 +107,9 @@ def finished(config_file, workdir, processes=1, devices=1, extra=()) -> Run:
 
 # What a run leaves for its user, compared between two runs of one experiment: every JSON file
 # (results.json, the evaluators' files, summaries) and the names of the figures.
-_NOT_RESULTS = ("checkpoints", "checkpoints_best", "checkpoints_damaged", "tensorboard")
+# input_workers/ holds one resume record per process (ferjax.train.feed.input_workers).
+_NOT_RESULTS = ("checkpoints", "checkpoints_best", "checkpoints_damaged", "tensorboard",
+                "input_workers")
 
 
 def result_files(workdir: Path) -> dict[str, set[str]]:

@@ -96,10 +96,14 @@ def test_failing_point_is_recorded_and_the_others_go_on(tmp_path, monkeypatch):
         from ferjax.sweep import spec
 
         def get_config(arg=None):
-            return toy_config(steps=2, batch=8)
+            c = toy_config(steps=2, batch=8)
+            c.train.init_from = ""
+            return c
 
         def get_sweep(arg=None):
-            return spec.product(spec.axis("model.name", ["no_such_model", "sun_attention"]),
+            # A run-time failure (no checkpoint to start from), which no check before the
+            # start can see: a misspelt field or value fails the whole sweep up front instead.
+            return spec.product(spec.axis("train.init_from", ["no_such_run", ""]),
                                 spec.seeds(1))
     """))
     sweep_dir = tmp_path / "toy"
@@ -108,9 +112,9 @@ def test_failing_point_is_recorded_and_the_others_go_on(tmp_path, monkeypatch):
     side = subprocess.run(_sweep_command(sweep_dir, str(cfg), "--point=0"), cwd=REPO,
                           env={**_env(), "SLURM_PROCID": "1"}, capture_output=True, text=True,
                           timeout=900)
-    assert side.returncode == 1 and "[model.name=no_such_model,seed=0] failed" in side.stdout
-    point_dir = sweep_dir / "model.name=no_such_model,seed=0"
-    assert "no_such_model" in (point_dir / "launch.1.log").read_text()
+    assert side.returncode == 1 and "[train.init_from=no_such_run,seed=0] failed" in side.stdout
+    point_dir = sweep_dir / "train.init_from=no_such_run,seed=0"
+    assert "no_such_run" in (point_dir / "launch.1.log").read_text()
     assert not (point_dir / manifest.STATUS).exists() and not (point_dir / manifest.LOG).exists()
 
     out = subprocess.run(_sweep_command(sweep_dir, str(cfg)), cwd=REPO, env=_env(),
@@ -118,10 +122,10 @@ def test_failing_point_is_recorded_and_the_others_go_on(tmp_path, monkeypatch):
     assert out.returncode == 1, out.stdout[-3000:] + out.stderr[-3000:]
     points = manifest.read_manifest(sweep_dir)["points"]
     assert [p["status"] for p in points] == ["failed", "finished"]
-    assert "no_such_model" in points[0]["error"]
+    assert "no_such_run" in points[0]["error"]
     assert points[0]["log"].endswith("launch.log") and Path(points[0]["log"]).is_file()
-    assert "failed model.name=no_such_model,seed=0: " in out.stdout
+    assert "failed train.init_from=no_such_run,seed=0: " in out.stdout
     text = collect(sweep_dir)
-    assert "| no_such_model | — | — | 0/1 | seed=0: failed (" in text
-    assert "| sun_attention |" in text and "| 1/1 |" in text
+    assert "| no_such_run | — | — | 0/1 | seed=0: failed (" in text
+    assert "| 1/1 |" in text, text
     assert json.loads((sweep_dir / "sweep.json").read_text())["counts"]["failed"] == 1
