@@ -207,13 +207,16 @@ def make_face_preprocessor(options: FaceOptions, detector=None,
             f"cannot be imported here ({err}); use crop='none' or 'box'") from err
     # Built once per builder run: in "detect" mode it holds the compiled MTCNN.
     extra = {} if detector_config is None else {"detector": detector_config}
+    shared = {} if detector is None else {"detector": detector}
     preprocessor = pipeline.FacePreprocessor(pipeline.PreprocessConfig(
         output_size=options.size_hw, channels=options.channels,
         mode="detect" if options.crop == "tight" else options.crop,
-        illumination=options.illumination, margin=options.margin, **extra), detector=detector)
+        illumination=options.illumination, margin=options.margin, **extra), **shared)
 
     def delegated(image, landmarks, box, points=None):
-        out = preprocessor(image, landmarks, points)
+        # The builders' call stays (image, landmarks): points only when a face is given.
+        out = preprocessor(image, landmarks) if points is None else \
+            preprocessor(image, landmarks, points=points)
         return PreparedFace(image=out["image"], landmarks=out["landmarks"], box=None,
                             mask=out["mask"], detected=bool(out["detected"]))
     return delegated
