@@ -149,20 +149,20 @@ def run_data_from_stats(workdir: Path, config) -> pipeline.Data | None:
     return pipeline.Data(train=None, eval=None, spec=spec, norm=norm, info=info)
 
 
-def restore_run(workdir: Path) -> restore.RestoredModel:
-    """The run's final model (a stage-wise run's last phase), without its training data when
-    data_stats.json suffices."""
+def restore_run(workdir: Path, checkpoint_kind: str = "selected") -> restore.RestoredModel:
+    """The run's final model (a stage-wise run's last phase; checkpoint_kind as
+    restore.restore_model), without its training data when data_stats.json suffices."""
     workdir = restore.model_dir(workdir)
     config = restore.load_config(workdir)
     data = run_data_from_stats(workdir, config)
     if data is not None:
         try:
-            return restore.restore_model(workdir, config, data)
+            return restore.restore_model(workdir, config, data, checkpoint_kind)
         except ValueError as err:
             if "mean_landmarks" not in str(err):
                 raise
             # EmotionalDAN's S_0 is the training set's mean shape: rebuild the run's data.
-    return restore.restore_model(workdir, config)
+    return restore.restore_model(workdir, config, checkpoint_kind=checkpoint_kind)
 
 
 def evaluate(workdir: str | Path, name: str, config: str = "", *, split: str = "",

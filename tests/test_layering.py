@@ -20,6 +20,8 @@ LAYERS = {
     "evaluation": 1, "explain": 1, "viz": 1,
     "train": 2,
     "runs": 3, "sweep": 3, "collect": 3, "evaluate": 3,
+    # Prediction on photos restores a run (runs, evaluate) and reads its inputs.
+    "predict": 3,
     # Experiment configs are data about everything below (models, sweeps, evaluators).
     "configs": 4,
     # The launcher runs a config through everything (ferjax-train).

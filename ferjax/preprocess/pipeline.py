@@ -144,6 +144,14 @@ class FacePreprocessor:
         if config.mode == "detect":
             self.detector = detector if detector is not None else MTCNN(config=config.detector)
 
+    def detect_faces(self, image: np.ndarray) -> Detections:
+        """Every MTCNN detection of a uint8 (H, W, 1|3) image (mode "detect"), best first:
+        prediction classifies each face, where the builders keep only largest_face."""
+        if self.detector is None:
+            raise ValueError(f"FacePreprocessor.detect_faces needs mode 'detect', not "
+                             f"{self.config.mode!r}")
+        return self.detector.detect(check_image(image))
+
     def face_points(self, image: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray | None:
         """The 5 points to align with, or None to fall back to the whole image."""
         if self.config.mode == "landmarks" and landmarks is not None:
@@ -152,12 +160,18 @@ class FacePreprocessor:
             return largest_face(self.detector.detect(image))
         return None
 
-    def __call__(self, image: np.ndarray, landmarks: np.ndarray | None = None) -> dict:
+    def __call__(self, image: np.ndarray, landmarks: np.ndarray | None = None,
+                 points: np.ndarray | None = None) -> dict:
+        """points: (5, 2) MTCNN-order points of an already located face (one of detect_faces'),
+        aligned with instead of locating the face here."""
         config = self.config
         image = check_image(image)
         landmarks = check_landmarks(landmarks)
         size = tuple(int(s) for s in config.output_size)
-        points = self.face_points(image, landmarks)
+        if points is None:
+            points = self.face_points(image, landmarks)
+        else:
+            points = np.asarray(points, np.float32).reshape(5, 2)
         converted = convert_channels(image, config.channels)
         if points is None:
             matrix = resize_matrix(image.shape[:2], size)

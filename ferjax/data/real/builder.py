@@ -193,8 +193,16 @@ class RealDatasetBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
         base_fields = {f.name for f in dataclasses.fields(self.BUILDER_CONFIGS[0])}
         overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in base_fields - _TFDS_CONFIG_FIELDS}
         if overrides:
-            config = derived_config(self._base_config(config), overrides, self.BUILDER_CONFIGS)
+            config = self.resolved_config(config, overrides)
         super().__init__(config=config, **kwargs)
+
+    @classmethod
+    def resolved_config(cls, config=None, overrides: Mapping | None = None
+                        ) -> tfds.core.BuilderConfig:
+        """The BuilderConfig that `cls(config=config, **overrides)` prepares, without building
+        anything (a run's preprocessing is read from it: `.face_options()`)."""
+        base = cls._base_config(config)
+        return derived_config(base, dict(overrides), cls.BUILDER_CONFIGS) if overrides else base
 
     @classmethod
     def _base_config(cls, config) -> tfds.core.BuilderConfig:

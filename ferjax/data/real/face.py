@@ -190,8 +190,13 @@ def crop_face(image: np.ndarray, landmarks: np.ndarray | None, box: np.ndarray |
     return PreparedFace(image=out, landmarks=new_lm, box=new_box)
 
 
-def make_face_preprocessor(options: FaceOptions) -> FacePreprocessFn:
-    """The function a builder calls per image: (image, landmarks|None, box|None) -> PreparedFace."""
+def make_face_preprocessor(options: FaceOptions, detector=None,
+                           detector_config=None) -> FacePreprocessFn:
+    """The function a builder calls per image: (image, landmarks|None, box|None) -> PreparedFace.
+
+    Delegated crops also take `points=` (5, 2): a face already found by a detector, aligned
+    with instead of detecting again (prediction classifies every face of a photo). detector:
+    an MTCNN to share; detector_config: its MTCNNConfig (default the cascade's defaults)."""
     if options.crop not in _DELEGATED:
         return lambda image, landmarks, box: crop_face(image, landmarks, box, options)
     try:
@@ -201,13 +206,17 @@ def make_face_preprocessor(options: FaceOptions) -> FacePreprocessFn:
             f"crop={options.crop!r} needs ferjax.preprocess.pipeline.FacePreprocessor, which "
             f"cannot be imported here ({err}); use crop='none' or 'box'") from err
     # Built once per builder run: in "detect" mode it holds the compiled MTCNN.
+    extra = {} if detector_config is None else {"detector": detector_config}
+    shared = {} if detector is None else {"detector": detector}
     preprocessor = pipeline.FacePreprocessor(pipeline.PreprocessConfig(
         output_size=options.size_hw, channels=options.channels,
         mode="detect" if options.crop == "tight" else options.crop,
-        illumination=options.illumination, margin=options.margin))
+        illumination=options.illumination, margin=options.margin, **extra), **shared)
 
-    def delegated(image, landmarks, box):
-        out = preprocessor(image, landmarks)
+    def delegated(image, landmarks, box, points=None):
+        # The builders' call stays (image, landmarks): points only when a face is given.
+        out = preprocessor(image, landmarks) if points is None else \
+            preprocessor(image, landmarks, points=points)
         return PreparedFace(image=out["image"], landmarks=out["landmarks"], box=None,
                             mask=out["mask"], detected=bool(out["detected"]))
     return delegated
