@@ -175,3 +175,25 @@ def test_written_workdir_restores_with_the_converter_forward(small_file, tmp_pat
     assert pretrained.main(["fer_mini_xception", "--source=nowhere.hdf5",
                             f"--out={tmp_path / 'b'}"]) == 1
     assert pretrained.main(["unknown_weights", f"--source={path}", f"--out={out}"]) == 2
+
+
+def test_a_run_can_start_from_the_written_workdir(small_file, tmp_path):
+    from ferjax.data import sources
+    from ferjax.train import checkpoint, loop
+    from tests import toy
+
+    source = tmp_path / "pretrained"
+    pretrained.write_fer_mini_xception(small_file[0], source)
+    c = toy.toy_config(steps=2, batch=8, model="mini_xception")
+    c.model = {"name": "mini_xception", "stem_features": SMALL["stem"],
+               "block_features": SMALL["blocks"]}
+    c.data.records = {"train": sources.ListSource(toy.toy_records(16, 1, num_classes=7)),
+                      "validation": sources.ListSource(toy.toy_records(8, 2, num_classes=7))}
+    c.data.label_space = "seven"
+    c.train.init_from = str(source)
+    # A zero learning rate: the run's parameters must then be exactly those it started from.
+    c.train.schedule = {"kind": "constant", "lr": 0.0}
+    c.evals = {}
+    loop.train(c, tmp_path / "finetune")
+    started, ended = (checkpoint.restore_variables(d, "last") for d in (source, tmp_path / "finetune"))
+    assert jax.tree.all(jax.tree.map(np.allclose, started["params"], ended["params"]))
