@@ -113,6 +113,10 @@ def test_errors_name_the_file_and_the_layer(small_file, tmp_path):
     text.write_text("not a model")
     with pytest.raises(keras_h5.KerasFileError, match=r"notes\.hdf5: not an HDF5 file"):
         keras_h5.open_source(text)
+    truncated = tmp_path / "cut.hdf5"
+    truncated.write_bytes(small_file[0].read_bytes()[:4000])
+    with pytest.raises(keras_h5.KerasFileError, match=r"cut\.hdf5: not an HDF5 file \(.*truncated"):
+        keras_h5.open_source(truncated)
     bare_zip = tmp_path / "other.whl"
     with zipfile.ZipFile(bare_zip, "w") as archive:
         archive.writestr("x.txt", "x")

