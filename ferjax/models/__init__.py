@@ -25,6 +25,7 @@ _REGISTRY: dict[str, str] = {
     "emotional_dan": "ferjax.models.emotional_dan:EmotionalDAN:emotional_dan_from_config",
     "feratt": "ferjax.models.feratt:FERAtt:feratt_from_config",
     "vgg_fer": "ferjax.models.vgg:VGGFER:vgg_from_config",
+    "mini_xception": "ferjax.models.mini_xception:MiniXception:mini_xception_from_config",
 }
 
 
