@@ -71,6 +71,9 @@ def test_box_mask_suppress_and_mass_by_hand():
     weights = np.array([[0.0, 1.0, 1.0, 0.0], [0.0, 0.5, 0.5, 0.0]])
     np.testing.assert_allclose(ga.suppress(raw, weights), weights / 3)
     assert ga.mass_fraction(raw, inside) == pytest.approx(0.25)
+    # No face found: nothing survives, and the score is 0, not NaN.
+    nothing = ga.suppress(raw, ga.soft_box_weights(np.zeros((0, 4)), (2, 4)))
+    assert not nothing.any() and ga.mass_fraction(nothing, inside) == 0.0
 
 
 def test_prepare_image_is_the_runs_preprocessing():
@@ -152,6 +155,12 @@ def test_evaluator_runs_host_local_on_a_tiny_run_and_writes_its_files(trained, t
     assert photo["boxes"] == "composition" and photo["num_faces"] == 2
     assert photo["size"] == [112, 256]
     assert photo["mass_suppressed"] > photo["mass_raw"]
+    # detect_synthetic: MTCNN's boxes instead of the composition's (it may miss pasted faces).
+    summary = evaluators.get("group_attention")(evaluators.EvalTarget(trained), tmp_path,
+                                                size=(112, 256), num_faces=2,
+                                                detect_synthetic=True)
+    assert summary["images"][0]["boxes"] == "mtcnn"
+    assert summary["images"][0]["known_faces"] == 2
 
 
 def test_evaluator_detects_faces_with_mtcnn_in_a_folder(trained, tmp_path):
@@ -171,3 +180,14 @@ def test_evaluator_detects_faces_with_mtcnn_in_a_folder(trained, tmp_path):
     with pytest.raises(FileNotFoundError, match="not a folder"):
         evaluators.get("group_attention")(evaluators.EvalTarget(trained), tmp_path,
                                           images_dir=str(tmp_path / "missing"))
+
+
+def test_sun_config_argument_group_adds_the_evaluator():
+    from ferjax.configs import sun
+
+    config = sun.get_config("sun_attention", "group,runlocal")
+    assert config.evals.group_attention.type == "group_attention"
+    evaluators.check(config)
+    assert "group_attention" not in sun.get_config("sun_attention", "runlocal").evals
+    with pytest.raises(ValueError, match="group needs sun_attention"):
+        sun.get_config("sun_baseline", "group")
