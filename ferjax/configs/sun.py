@@ -21,6 +21,7 @@ DEFAULTS = {
     "epochs": 0.0,          # real data; 0: the dataset's budget (pieces.real_epochs)
     "batch": 0,             # 0: 32 on FERSynth, 64 on real data
     "cv": False,            # 5-fold subject-independent cross-validation (the paper's protocol)
+    "group": False,         # attention only: Fig. 7, the group_attention evaluator (§4.6)
     "runlocal": False,      # seconds-long smoke run
 }
 
@@ -105,6 +106,15 @@ def get_config(model_name: str, arg: str | None):
     if model_name in ("sun_attention", "sun_gap"):  # Fig. 5: where the weight map looks
         # bottom="product_of_means" draws Fig. 5's third row as the paper does (docs/decisions.md)
         c.evals.attention = {"type": "attention", "bottom": "product", "max_examples": 2000}
+    if a.group:
+        if model_name != "sun_attention":
+            raise ValueError(f"config argument group needs sun_attention's weight map, not "
+                             f"{model_name}")
+        # Fig. 7 on a synthetic FERSynth group (composition boxes); real group photos:
+        # --config.evals.group_attention.images_dir=<folder> (MTCNN boxes). Off by default: a
+        # few seconds of compiling and detecting on the CPU (docs/decisions.md, Sun).
+        c.evals.group_attention = {"type": "group_attention", "images_dir": "",
+                                   "form": "feathered", "feather": 0.1}
     if a.runlocal:
         pieces.apply_runlocal(c, steps=6)
     return c

@@ -6,6 +6,9 @@ Symmetric weight map (Eq. 5), other batch size and workdir:
   python launch.py --config=configs/sun_attention.py:variant=symmetric \
       --config.train.batch_size=64 --workdir=runs/x
 Paper protocol, 5-fold subject-independent CV:  ...sun_attention.py:cv
+Fig. 7 (§4.6), the weight map of a group photo suppressed by soft face boxes:
+  ...sun_attention.py:group  (a synthetic FERSynth group; real photos, faces found by MTCNN:
+  --config.evals.group_attention.images_dir=<folder of .png/.jpg group photos>)
 Smoke run (seconds):                             ...sun_attention.py:runlocal
 Real data (README "Real datasets"), e.g. FER-2013 (fer2013.csv; 7 classes, the dataset's own;
 48×48 faces at their own size, 10 epochs of 64, cosine, EMA, flip TTA, the best PublicTest
@@ -18,7 +21,8 @@ Arguments (comma-separated): data=front|pose|wild|<real builder>, classes=0|8|7 
 dataset's own label space, 7 classes without contempt), variant=free|symmetric, beta=1.0,
 bn=True|False (BatchNorm, not in the paper: bn=False is the paper's exact network), steps=0
 (300 on FERSynth; > 0 overrides epochs), epochs=0 (real data: the dataset's budget,
-configs/pieces.py REAL_EPOCHS), batch=0 (32 on FERSynth, 64 on real data), cv, runlocal.
+configs/pieces.py REAL_EPOCHS), batch=0 (32 on FERSynth, 64 on real data), cv, group
+(the group_attention evaluator, Fig. 7), runlocal.
 
 Real-data budgets: configs/pieces.py REAL_EPOCHS (FER-2013 10 epochs: 4,486 steps of 64 at
 48×48; face-detected datasets train at the paper's 144×112 crops). Measured wall times and

@@ -8,6 +8,7 @@ Public API:
   FERSynthSource(config, seed, n)   grain RandomAccessDataSource rendering on the fly
   au_region_mask(regions, aus, hw)  decode au_regions into a bool (H, W) pixel mask
   render_controlled(config, seed, subject, Expression(right, left))  chosen-AU stimuli
+  compose_group(config, seed, n)    a group photo of n faces on a background, with face boxes
 """
 
 from ferjax.synth.aus import AU_DESCRIPTIONS, AU_NAMES, EMOTION_AUS, NUM_AUS, au_index
@@ -15,6 +16,7 @@ from ferjax.synth.backgrounds import render_background
 from ferjax.synth.config import PRESET_NAMES, WILD_HARD, SynthConfig, preset
 from ferjax.synth.example import example_key, render_controlled, render_example, render_subject_example
 from ferjax.synth.expression import Expression, neutral_expression
+from ferjax.synth.group import compose_group
 from ferjax.synth.regions import au_region_mask
 from ferjax.synth.source import FERSynthSource
 from ferjax.synth.splits import SPLITS, split_subjects, subject_fold
@@ -22,7 +24,7 @@ from ferjax.synth.splits import SPLITS, split_subjects, subject_fold
 __all__ = [
     "AU_DESCRIPTIONS", "AU_NAMES", "EMOTION_AUS", "NUM_AUS", "au_index", "render_background",
     "PRESET_NAMES", "WILD_HARD", "SynthConfig", "preset", "example_key", "render_controlled",
-    "render_example", "render_subject_example", "Expression", "neutral_expression",
+    "render_example", "render_subject_example", "compose_group", "Expression", "neutral_expression",
     "au_region_mask", "FERSynthSource", "SPLITS",
     "split_subjects", "subject_fold",
 ]

@@ -93,3 +93,36 @@ def attention_per_emotion_figure(means: dict, class_names: Sequence[str],
         axes[1, 0].set_ylabel("mean B")
         axes[2, 0].set_ylabel(BOTTOM_ROWS[bottom])
     return _save(fig, path)
+
+
+def group_attention_figure(panels: Sequence[dict], path: str | Path) -> Path:
+    """Sun et al. Fig. 7: one column per group photo; rows image, raw B, suppressed B.
+
+    panels: per photo {"image": uint8 (H, W, 1|3), "raw", "suppressed": (H, W) maps,
+    "boxes": (N, 4) x1, y1, x2, y2 pixels, drawn on the image; optional "title"}. Each map is
+    scaled to its own maximum: the two rows compare where the mass is, not how much.
+    """
+    from matplotlib.patches import Rectangle
+
+    n = len(panels)
+    h, w = np.asarray(panels[0]["image"]).shape[:2]
+    fig, axes = plt.subplots(3, n, figsize=(3.2 * n * w / max(h, w) + 0.6, 3 * 3.2 * h /
+                                            max(h, w) + 0.6), squeeze=False)
+    for col, panel in enumerate(panels):
+        image = np.asarray(panel["image"])
+        shown = image[..., 0] if image.shape[-1] == 1 else image
+        for row, (content, cmap) in enumerate(((shown, "gray"), (panel["raw"], "jet"),
+                                               (panel["suppressed"], "jet"))):
+            ax = axes[row, col]
+            ax.imshow(content, cmap=cmap, vmin=0, vmax=255 if row == 0 else None)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        for x1, y1, x2, y2 in np.asarray(panel["boxes"]).reshape(-1, 4):
+            axes[0, col].add_patch(Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1,
+                                             fill=False, edgecolor="lime", linewidth=1))
+        if panel.get("title"):
+            axes[0, col].set_title(panel["title"], fontsize=8)
+    axes[0, 0].set_ylabel("image, face boxes")
+    axes[1, 0].set_ylabel("raw B")
+    axes[2, 0].set_ylabel("B × soft boxes")
+    return _save(fig, path)

@@ -24,6 +24,7 @@ _REGISTRY: dict[str, str] = {
     "classification": "classification",    # results.json: accuracy, macro P/R/F1, confusion
     "figures": "figures",                  # figures/confusion.png, figures/training_curves.png
     "attention": "attention",              # attention.json: attention mass in AU regions
+    "group_attention": "group_attention",  # group_attention.json, figures: Sun Fig. 7
     "landmarks": "landmarks",              # landmarks.json, figures/ced.png: NME per stage
     "gradcam": "gradcam",                  # gradcam.json: Grad-CAM vs AU landmarks (Table 5)
     "cross_dataset": "cross_dataset",      # cross_dataset.{json,md}: accuracy on other sets
