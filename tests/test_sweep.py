@@ -158,7 +158,7 @@ def test_scripts_list_only_unfinished_points(tmp_path):
                            options=("--partition=gpu",))
     assert "#SBATCH --array=0,2-3%2\n" in sbatch and "#SBATCH --nodes=2\n" in sbatch
     assert "#SBATCH --gpus-per-node=4\n" in sbatch and "#SBATCH --partition=gpu\n" in sbatch
-    assert (f"srun python -m ferjax.sweep --config={SUN} --workdir={tmp_path} "
+    assert (f"srun --cpus-per-task=8 python -m ferjax.sweep --config={SUN} --workdir={tmp_path} "
             "--point=$SLURM_ARRAY_TASK_ID --launch_flag=--config.evals.attention.max_examples=16") in sbatch
     tpu = scripts.tpu_vm(job, name="v4-32", zone="us-central2-b")
     assert "for I in 0 2 3; do" in tpu and "--worker=all" in tpu and "--point=$I" in tpu

@@ -51,6 +51,8 @@ _MEM = flags.DEFINE_string("mem", "auto", "slurm: memory per node (auto: 4G per 
 _GRACE = flags.DEFINE_integer("grace_s", 120, "slurm: seconds of SIGUSR1 warning before the "
                               "time limit or a preemption; the task checkpoints and requeues "
                               "itself (0: no signal, no requeue).")
+_MAX_REQUEUES = flags.DEFINE_integer("max_requeues", 20, "slurm: times a preempted task "
+                                     "requeues itself (SLURM_RESTART_COUNT).")
 _CLAIM = flags.DEFINE_string("gke_claim", "ferjax-sweeps", "gke: PersistentVolumeClaim holding "
                              "the sweep folders (mounted at /sweeps).")
 _TPU_NAME = flags.DEFINE_string("tpu_name", "my-tpu", "tpu: TPU VM name.")
@@ -141,7 +143,8 @@ def main(argv):
         text, name, how = scripts.slurm(
             job, nodes=_NODES.value, gpus_per_node=_GPUS.value, time=_TIME.value,
             max_parallel=_MAX_PARALLEL.value, options=_SLURM_OPTIONS.value,
-            cpus_per_task=cpus, mem=mem, grace_s=_GRACE.value), "slurm.sh", "sbatch"
+            cpus_per_task=cpus, mem=mem, grace_s=_GRACE.value,
+            max_requeues=_MAX_REQUEUES.value), "slurm.sh", "sbatch"
     elif _EXECUTOR.value == "tpu":
         text, name, how = scripts.tpu_vm(
             job, name=_TPU_NAME.value, zone=_TPU_ZONE.value,

@@ -53,7 +53,7 @@ SWEEP_MOUNT = "/sweeps"
 
 def slurm(job: Job, *, nodes: int = 1, gpus_per_node: int = 0, time: str = "04:00:00",
           max_parallel: int = 0, options: Sequence[str] = (), cpus_per_task: int = 8,
-          mem: str = "32G", grace_s: int = 120) -> str:
+          mem: str = "32G", grace_s: int = 120, max_requeues: int = 20) -> str:
     """An sbatch job-array script: task I runs point I on `nodes` nodes, and resumes itself.
 
     Multi-node points start one process per node with srun; launch.py then initialises
@@ -62,8 +62,9 @@ def slurm(job: Job, *, nodes: int = 1, gpus_per_node: int = 0, time: str = "04:0
     requests none); the trainer sizes its input workers from it. grace_s > 0: SLURM sends
     SIGUSR1 to the job step (the srun'd processes, not the batch shell: no "B:") that many
     seconds before the time limit or a preemption; the trainer saves a checkpoint and the point
-    exits PREEMPTED_EXIT, on which the script requeues its own array task (`--requeue`), and
-    the requeued task resumes from the checkpoint.
+    exits PREEMPTED_EXIT, on which the script requeues its own array task (`--requeue`), at
+    most max_requeues times (SLURM_RESTART_COUNT), and the requeued task resumes from the
+    checkpoint.
     """
     if not job.points:
         raise ValueError("every point is finished: nothing to submit")
@@ -85,13 +86,21 @@ def slurm(job: Job, *, nodes: int = 1, gpus_per_node: int = 0, time: str = "04:0
     if grace_s:
         lines += [f"#SBATCH --signal=USR1@{grace_s}", "#SBATCH --requeue"]
     lines += [f"#SBATCH {o}" for o in options]
-    lines += ["set -uo pipefail", f"cd {shlex.quote(job.repo)} || exit 1",
-              f"srun {job.point_command('$SLURM_ARRAY_TASK_ID')}", "status=$?"]
+    # srun does not inherit sbatch's --cpus-per-task (SLURM >= 22.05): ask for it again.
+    srun = "srun" + (f" --cpus-per-task={cpus_per_task}" if cpus_per_task else "")
+    lines += ["set -uo pipefail  # no -e: the point's exit status decides what happens next",
+              f"cd {shlex.quote(job.repo)} || exit 1",
+              f"{srun} {job.point_command('$SLURM_ARRAY_TASK_ID')}", "status=$?"]
     if grace_s:
+        task = '"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"'
         lines += [f"if [ \"$status\" -eq {PREEMPTED_EXIT} ]; then",
-                  '  echo "point $SLURM_ARRAY_TASK_ID preempted: requeueing '
+                  f'  if [ "${{SLURM_RESTART_COUNT:-0}}" -lt {max_requeues} ]; then',
+                  '    echo "point $SLURM_ARRAY_TASK_ID preempted: requeueing '
                   '${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"',
-                  '  scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}" && exit 0',
+                  f"    scontrol requeue {task} && exit 0",
+                  "  fi",
+                  f'  echo "point $SLURM_ARRAY_TASK_ID preempted after {max_requeues} requeues: '
+                  'rerun the sweep command to continue"',
                   "fi"]
     lines += ['exit "$status"', ""]
     return "\n".join(lines)

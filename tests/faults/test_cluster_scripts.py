@@ -76,10 +76,12 @@ FAKE_SBATCH = textwrap.dedent("""\
         tasks += range(int(lo), int(hi or lo) + 1)
     warn = int(os.environ.get("FAKE_WARN_TASK", "-1"))
     queue = list(tasks)
+    restarts = {{t: 0 for t in tasks}}
     while queue:
         task = queue.pop(0)
         env = dict(os.environ, SLURM_ARRAY_TASK_ID=str(task), SLURM_ARRAY_JOB_ID="1000",
-                   SLURM_JOB_ID=str(1000 + task), SLURM_CPUS_PER_TASK=cpus)
+                   SLURM_JOB_ID=str(1000 + task), SLURM_CPUS_PER_TASK=cpus,
+                   SLURM_RESTART_COUNT=str(restarts[task]))
         log = open(fake / f"task{{task}}.out", "a")
         proc = subprocess.Popen(["bash", str(script)], env=env, stdout=log, stderr=log)
         if task == warn:
@@ -100,6 +102,7 @@ FAKE_SBATCH = textwrap.dedent("""\
             requeued.write_text(" ".join(a for a in asked if a != f"1000_{{task}}"))
             with open(fake / "requeued", "a") as f:
                 f.write(f"{{task}}\\n")
+            restarts[task] += 1
             queue.insert(0, task)
         elif proc.returncode:
             sys.exit(f"task {{task}} failed ({{proc.returncode}})")
@@ -110,6 +113,7 @@ FAKE_SRUN = textwrap.dedent("""\
     echo $$ > "$FAKE_DIR/srun$SLURM_ARRAY_TASK_ID.pid"
     export SLURM_STEP_NODELIST=localhost SLURM_NTASKS=1 SLURM_PROCID=0 SLURM_LOCALID=0
     export SLURM_NODEID=0 SLURM_STEP_NUM_NODES=1 SLURM_STEP_ID=0
+    while [ "${1#-}" != "$1" ]; do shift; done  # srun's own options
     exec "$@"
     """)
 FAKE_SCONTROL = textwrap.dedent("""\
@@ -160,6 +164,7 @@ def test_slurm_array_warned_with_usr1_requeues_itself_and_ends_bit_identical(tmp
     text = script.read_text()
     assert "#SBATCH --signal=USR1@60\n#SBATCH --requeue\n" in text
     assert "#SBATCH --cpus-per-task=2\n#SBATCH --mem=8G\n" in text
+    assert "\nsrun --cpus-per-task=2 " in text  # srun does not inherit it (SLURM >= 22.05)
     fake = tmp_path / "fake"
     fake.mkdir()
     points = expand.expand(str(config), sweep_dir)
