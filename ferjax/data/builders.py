@@ -49,3 +49,23 @@ def protocol(name: str, config: str = "") -> Protocol | None:
     package = dataset_package(name)
     by_config = getattr(package, "PROTOCOLS", {})
     return by_config[config] if config in by_config else getattr(package, "PROTOCOL", None)
+
+
+def face_options(data_cfg):
+    """The FaceOptions (ferjax.data.real.face) of the images config.data's dataset stores, read
+    from the builder's config without building anything: a real dataset's builder config with
+    config.data.builder_kwargs applied, or for FERSynth (rendered face crops) crop "none" at the
+    rendered size and channels. mask is always False (what a model sees, not its extra keys)."""
+    import dataclasses
+
+    from ferjax.data.real.face import FaceOptions
+
+    kwargs = dict(data_cfg.get("builder_kwargs", {}) or {})
+    if data_cfg["name"] == "fersynth":
+        from ferjax import synth
+        preset = synth.preset(data_cfg["config"] or "front",
+                              **{k: v for k, v in kwargs.items() if k != "seed"})
+        return FaceOptions(image_size=tuple(preset.image_size), grey=preset.channels == 1,
+                           crop="none")
+    config = builder_class(data_cfg["name"]).resolved_config(data_cfg["config"] or None, kwargs)
+    return dataclasses.replace(config.face_options(), mask=False)

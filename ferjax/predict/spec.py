@@ -29,6 +29,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
+from ferjax.data import builders
 from ferjax.data.pipeline import ExampleSpec, Normalisation
 from ferjax.data.real.face import FaceOptions
 from ferjax.evaluation import tta as tta_lib
@@ -150,23 +151,6 @@ class InputSpec:
         return cls.from_json(json.loads(path.read_text()))
 
 
-def run_face_options(data_cfg) -> FaceOptions:
-    """The face options of the images a run was trained on (config.data): a real dataset's
-    builder config (with config.data.builder_kwargs), or for FERSynth crop "none" at the
-    rendered size and channels."""
-    kwargs = dict(data_cfg.get("builder_kwargs", {}) or {})
-    if data_cfg["name"] == "fersynth":
-        from ferjax import synth
-        preset = synth.preset(data_cfg["config"] or "front",
-                              **{k: v for k, v in kwargs.items() if k != "seed"})
-        return FaceOptions(image_size=tuple(preset.image_size), grey=preset.channels == 1,
-                           crop="none")
-    from ferjax.data import builders
-    config = builders.builder_class(data_cfg["name"]).resolved_config(
-        data_cfg["config"] or None, kwargs)
-    return dataclasses.replace(config.face_options(), mask=False)
-
-
 def input_spec_from_workdir(workdir: str | Path) -> InputSpec:
     """The InputSpec of the run in `workdir` (a stage-wise run: its last phase), from its
     config.json and data_stats.json; FileNotFoundError naming the missing file."""
@@ -179,7 +163,7 @@ def input_spec_from_workdir(workdir: str | Path) -> InputSpec:
     if data is None:
         raise FileNotFoundError(f"{Path(workdir) / 'data_stats.json'} is missing: {workdir} "
                                 "has no record of its input normalisation")
-    return InputSpec(face=run_face_options(config.data), crop_size=data.spec.crop_size,
+    return InputSpec(face=builders.face_options(config.data), crop_size=data.spec.crop_size,
                      channels=data.spec.channels, mean=data.norm.mean, std=data.norm.std,
                      class_names=tuple(data.info["class_names"]),
                      tta=config.eval.get("tta", "none"))

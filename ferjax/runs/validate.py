@@ -68,21 +68,13 @@ def _selection(config) -> None:
 
 
 def stored_image_size(data_cfg) -> tuple[int, int] | None:
-    """(H, W) of the images the data config's source stores, without building it (None when
-    only the records can tell: memory sources are checked by train())."""
-    from ferjax import synth
+    """(H, W) of the images the data config's source stores, from the builder's config, without
+    building it (None for memory sources: train() checks those on their records)."""
+    from ferjax.data import builders
 
-    kwargs = dict(data_cfg.get("builder_kwargs", {}) or {})
-    if data_cfg.source == "fersynth_live" or (data_cfg.source == "tfds"
-                                              and data_cfg.name == "fersynth"):
-        size = synth.preset(data_cfg.config, **kwargs).image_size
-    elif data_cfg.source == "tfds":
-        size = getattr(_builder(data_cfg).builder_config, "image_size", None)
-    else:
+    if data_cfg.source not in ("tfds", "fersynth_live"):
         return None
-    if size is None:
-        return None
-    return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    return builders.face_options(data_cfg).size_hw
 
 
 @contextlib.contextmanager
