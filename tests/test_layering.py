@@ -22,12 +22,13 @@ LAYERS = {
     "runs": 3, "sweep": 3, "collect": 3, "evaluate": 3,
     # Prediction on photos restores a run (runs, evaluate) and reads its inputs.
     "predict": 3,
-    # Published weights become a run's workdir (a config and the trainer's checkpoint format).
-    "pretrained": 3,
     # Experiment configs are data about everything below (models, sweeps, evaluators).
     "configs": 4,
     # The launcher runs a config through everything (ferjax-train).
     "launch": 4,
+    # Published weights become a run's workdir: a FER-2013 config (configs) and the trainer's
+    # checkpoint format.
+    "pretrained": 4,
 }
 REPO = PACKAGE.parent
 # Top-level names that must never be imported: the `configs` link of a checkout, and
