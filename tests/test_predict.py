@@ -82,3 +82,22 @@ def test_explain_returns_the_models_input_and_attention(predictor):
     (out,) = predictor.predict([predict_run.faces(1)[0]], explain=True)
     assert out["input"].shape == (32, 32, 1) and out["input"].dtype == np.uint8
     assert out["attention"].shape == (2, 2)  # sun_attention's map is the input / 16
+
+
+def test_gradcam_explanations_are_the_layers_grad_cam_of_the_predicted_class(run):
+    from ferjax.explain.gradcam import grad_cam
+    with pytest.raises(ValueError, match=r"--gradcam_layer='nope' is not a layer.*"):
+        Predictor.from_workdir(run, gradcam_layer="nope")
+    layers = predictor_lib.module_paths(restore.restore_model(run).variables["params"])
+    layer = [p for p in layers if "conv" in p.lower()][-1]
+    cam_predictor = Predictor.from_workdir(run, batch_size=4, gradcam_layer=layer)
+    faces = predict_run.faces(3)
+    records = cam_predictor.predict(faces, detect=False, explain=True)
+    restored = restore.restore_model(run)
+    views = np.stack([cam_predictor.model_views(cam_predictor.prepare(f, None)) for f in faces])
+    labels = [restored.data.info["class_names"].index(r["label"]) for r in records]
+    want, _ = grad_cam(restored.model, restored.variables, views[:, 0], layer,
+                       np.asarray(labels), resize=False)
+    for record, cam in zip(records, np.asarray(want)):
+        np.testing.assert_allclose(record["attention"], cam, atol=1e-5)
+        assert 0.0 <= record["attention"].min() and record["attention"].max() <= 1.0 + 1e-6

@@ -42,6 +42,9 @@ def define_flags() -> dict:
                                     "image is already a face crop."),
         "annotate": flags.DEFINE_bool("annotate", False, "Also write annotated images."),
         "batch_size": flags.DEFINE_integer("batch_size", 16, "Faces per model call."),
+        "gradcam_layer": flags.DEFINE_string(
+            "gradcam_layer", "", "--annotate: draw this layer's Grad-CAM of the predicted class "
+            "(a module path, e.g. stage_2/conv4b) instead of the model's own attention map."),
     }
 
 
@@ -128,7 +131,8 @@ def main(argv, holders: dict) -> None:
         sys.exit(f"error: --workdir {workdir} does not exist")
     from ferjax.predict.predictor import Predictor
     try:
-        predictor = Predictor.from_workdir(workdir, f["checkpoint"], f["batch_size"])
+        predictor = Predictor.from_workdir(workdir, f["checkpoint"], f["batch_size"],
+                                           gradcam_layer=f["gradcam_layer"])
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     out = Path(f["out"]) if f["out"] else workdir / "predictions"

@@ -57,6 +57,24 @@ def xyxy_to_xywh(box: np.ndarray) -> np.ndarray:
     return np.array([x0, y0, x1 - x0, y1 - y0], np.float32)
 
 
+def module_paths(params: Any, prefix: str = "") -> list[str]:
+    """'a/b' paths of every module holding parameters (the params tree's dict nodes)."""
+    found = []
+    for key, value in params.items():
+        if isinstance(value, dict) or hasattr(value, "items"):
+            found.append(prefix + key)
+            found += module_paths(value, prefix + key + "/")
+    return found
+
+
+def check_layer(variables: Any, layer: str) -> None:
+    """ValueError naming --gradcam_layer and the model's layers when `layer` is not one."""
+    paths = module_paths(variables["params"])
+    if layer not in paths:
+        raise ValueError(f"--gradcam_layer={layer!r} is not a layer of this model; its layers: "
+                         f"{', '.join(paths)}")
+
+
 @dataclasses.dataclass(frozen=True)
 class Face:
     """One located face of a source image: box (x0, y0, x1, y1) source pixels; points (5, 2)
@@ -83,23 +101,32 @@ class Predictor:
     """
 
     def __init__(self, spec: InputSpec, apply_fn: Callable, variables: Any,
-                 batch_size: int = DEFAULT_BATCH):
+                 batch_size: int = DEFAULT_BATCH, model: Any = None, gradcam_layer: str = ""):
         if batch_size < 1:
             raise ValueError(f"batch_size={batch_size}: expected >= 1")
+        if gradcam_layer and model is None:
+            raise ValueError(f"gradcam_layer={gradcam_layer!r} needs the Linen model (a run's "
+                             "workdir, not an exported function)")
         self.spec, self.variables, self.batch_size = spec, variables, int(batch_size)
         self._apply_fn = apply_fn
+        self._model, self.gradcam_layer = model, gradcam_layer
+        if gradcam_layer:
+            check_layer(variables, gradcam_layer)
         self._transform = tta_lib.eval_transform(spec.example_spec, spec.normalisation, spec.tta)
 
     @classmethod
     def from_workdir(cls, workdir: str | Path, checkpoint: str = "selected",
-                     batch_size: int = DEFAULT_BATCH) -> "Predictor":
-        """The run in `workdir` (its checkpoint `checkpoint`: "selected" | "best" | "last")."""
+                     batch_size: int = DEFAULT_BATCH, gradcam_layer: str = "") -> "Predictor":
+        """The run in `workdir` (its checkpoint `checkpoint`: "selected" | "best" | "last").
+        gradcam_layer: a module path of the model (e.g. "stage_2/conv4b"): explanations are
+        that layer's Grad-CAM of the predicted class instead of the model's own attention."""
         from ferjax import evaluate
 
         spec = input_spec_from_workdir(workdir)
         restored = evaluate.restore_run(Path(workdir), checkpoint)
         return cls(spec, functools.partial(restored.model.apply, train=False),
-                   restored.variables, batch_size)
+                   restored.variables, batch_size, model=restored.model,
+                   gradcam_layer=gradcam_layer)
 
     # --- faces -------------------------------------------------------------------------------
     @functools.cached_property
@@ -172,6 +199,25 @@ class Predictor:
             parts.append({k: np.asarray(v)[:count] for k, v in out.items()})
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
 
+    @functools.cached_property
+    def _cam_fn(self):
+        from ferjax.explain.gradcam import jit_grad_cam
+        return jit_grad_cam(self._model, self.gradcam_layer, resize=False)
+
+    def grad_cams(self, views: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """Grad-CAM of gradcam_layer for class `targets` (N,) on the centre view of each face
+        ((N, V, h, w, C) views) -> (N, h', w') in [0, 1], at the layer's resolution; padded
+        to batch_size like classify, so it compiles once."""
+        parts = []
+        for start in range(0, len(views), self.batch_size):
+            chunk, count = next(padded_batches(views[start:start + self.batch_size, 0],
+                                               self.batch_size))
+            want = np.zeros(self.batch_size, np.int32)
+            want[:count] = targets[start:start + count]
+            cams, _ = self._cam_fn(self.variables, jnp.asarray(chunk), jnp.asarray(want))
+            parts.append(np.asarray(cams)[:count])
+        return np.concatenate(parts) if parts else np.zeros((0, 1, 1), np.float32)
+
     # --- records -----------------------------------------------------------------------------
     def predict(self, images: Sequence[np.ndarray], sources: Sequence[str] | None = None,
                 detect: bool = True, explain: bool = False) -> list[dict]:
@@ -201,6 +247,9 @@ class Predictor:
                                 np.round(face.points, 2).tolist(),
                                 "score": face.score})
         outputs = self.classify(np.stack(views)) if views else {}
+        if explain and self.gradcam_layer and views:  # the asked layer's map, not attention
+            outputs["attention"] = self.grad_cams(
+                np.stack(views), np.argmax(outputs["probabilities"], axis=-1))
         names, k = self.spec.class_names, 0
         for record in pending:
             if record["face"] is None:
