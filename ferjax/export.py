@@ -23,7 +23,10 @@ The writing functions import the run-restoring code lazily, so reading an export
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -122,8 +125,17 @@ def onnx_model(apply_fn: Callable, variables: Any, crop_hw, channels: int):
 
     infer = inference_fn(apply_fn)
     fn = lambda images: tuple(infer(variables, images)[k] for k in OUTPUTS)
-    return to_onnx(fn, [("B", *map(int, crop_hw), int(channels))], model_name="ferjax",
-                   input_names=["images"], output_names=list(OUTPUTS))
+    # jax2onnx 0.12 prints its module-patching debug lines to stdout and onnx_ir logs a warning
+    # per untyped shape constant: neither is about the model, so both are kept off the console.
+    serde_log = logging.getLogger("onnx_ir.serde")
+    level = serde_log.level
+    serde_log.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return to_onnx(fn, [("B", *map(int, crop_hw), int(channels))], model_name="ferjax",
+                           input_names=["images"], output_names=list(OUTPUTS))
+    finally:
+        serde_log.setLevel(level)
 
 
 def onnx_outputs(model_bytes: bytes, images: np.ndarray) -> dict[str, np.ndarray]:
