@@ -125,17 +125,27 @@ def onnx_model(apply_fn: Callable, variables: Any, crop_hw, channels: int):
 
     infer = inference_fn(apply_fn)
     fn = lambda images: tuple(infer(variables, images)[k] for k in OUTPUTS)
-    # jax2onnx 0.12 prints its module-patching debug lines to stdout and onnx_ir logs a warning
-    # per untyped shape constant: neither is about the model, so both are kept off the console.
-    serde_log = logging.getLogger("onnx_ir.serde")
-    level = serde_log.level
-    serde_log.setLevel(logging.ERROR)
+    # jax2onnx 0.12 prints its module-patching debug lines to stdout, logs a traceback for each
+    # of its plugins that fails to import on this jax, and onnx_ir warns per untyped shape
+    # constant: none of it is about the model (a failure of the model raises), so it is kept
+    # off the console.
+    with _quiet_loggers(("jax2onnx", "onnx_ir")), contextlib.redirect_stdout(io.StringIO()):
+        return to_onnx(fn, [("B", *map(int, crop_hw), int(channels))], model_name="ferjax",
+                       input_names=["images"], output_names=list(OUTPUTS))
+
+
+@contextlib.contextmanager
+def _quiet_loggers(names):
+    """Only errors from the named loggers (and their children) within the block."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            return to_onnx(fn, [("B", *map(int, crop_hw), int(channels))], model_name="ferjax",
-                           input_names=["images"], output_names=list(OUTPUTS))
+        yield
     finally:
-        serde_log.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def onnx_outputs(model_bytes: bytes, images: np.ndarray) -> dict[str, np.ndarray]:

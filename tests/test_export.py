@@ -139,3 +139,17 @@ def test_errors_name_the_problem(run, tmp_path):
                              f"--out={tmp_path / 'full'}"], capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: --out ")
+
+
+def test_a_model_the_converter_rejects_gets_a_one_line_reason():
+    pytest.importorskip("jax2onnx")
+    pytest.importorskip("onnxruntime")
+    model = build_model({"name": "sun_gap"}, {"num_classes": 3, "image_shape": (32, 32, 1)})
+    variables = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 1)), train=False)
+    apply_fn = functools.partial(model.apply, train=False)
+    exported = export.export_inference(apply_fn, variables, (32, 32), 1, platforms=("cpu",))
+    model_bytes, reason = export.try_onnx(apply_fn, variables, exported, (32, 32), 1)
+    # docs/decisions.md, "Export": jax2onnx's jnp.full needs a constant batch size.
+    assert model_bytes is None and "\n" not in reason
+    assert reason.startswith("ONNX not written: jax2onnx cannot convert this model: "
+                             "InconclusiveDimensionOperation")
