@@ -22,6 +22,8 @@ LAYERS = {
     "runs": 3, "sweep": 3, "collect": 3, "evaluate": 3,
     # Prediction on photos restores a run (runs, evaluate) and reads its inputs.
     "predict": 3,
+    # Export restores a run (evaluate) and writes what ferjax.predict loads back.
+    "export": 3,
     # Experiment configs are data about everything below (models, sweeps, evaluators).
     "configs": 4,
     # The launcher runs a config through everything (ferjax-train).

@@ -114,7 +114,8 @@ def test_installed_wheel_trains_and_sweeps_with_its_console_commands(tmp_path, w
                  "import ferjax; print(ferjax.__file__)")
     assert where.stdout.startswith(str(tmp_path / "venv")), where.stdout + where.stderr
     for command in ("ferjax-train", "ferjax-sweep", "ferjax-collect", "ferjax-evaluate",
-                    "ferjax-predict", "ferjax-pretrained"):
+                    "ferjax-predict", "ferjax-pretrained",
+                    "ferjax-export"):
         assert (bin_dir / command).is_file(), command
 
     # The smoke config, named as a module, on a live FERSynth at 32x32 (a few seconds).

@@ -118,7 +118,7 @@ class DANStage(nn.Module):
             x = ConvBlock(self.base_channels * multiple, self.bn_order, self.bn_momentum,
                           self.bn_epsilon, name=name)(x, train)
             if name.endswith("b"):
-                x = nn.max_pool(x, (2, 2), strides=(2, 2))
+                x = nn.max_pool(x, window_shape=(2, 2), strides=(2, 2))
                 if self.dropout_placement == "every_pool":
                     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
         x = x.reshape(x.shape[0], -1)

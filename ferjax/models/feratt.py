@@ -87,7 +87,7 @@ class ResNetEncoder(nn.Module):
         out = Conv(self.widths[0], (7, 7), strides=2, padding=3, use_bias=False,
                       name="conv1")(x)
         out = nn.relu(batch_norm(train, "bn1")(out))
-        out = nn.max_pool(out, (2, 2), strides=(2, 2))
+        out = nn.max_pool(out, window_shape=(2, 2), strides=(2, 2))
         skips = []
         for stage, (width, count) in enumerate(zip(self.widths, self.blocks)):
             for block in range(count):
@@ -131,7 +131,7 @@ class AttentionModule(nn.Module):
         conv2, conv3, conv4, conv5 = ResNetEncoder(self.encoder_widths, self.encoder_blocks,
                                                    name="encoder")(x, train)
         center = DecoderBlock(nf * 16, nf * 8, name="center")(
-            nn.max_pool(conv5, (2, 2), strides=(2, 2)))
+            nn.max_pool(conv5, window_shape=(2, 2), strides=(2, 2)))
         dec5 = DecoderBlock(nf * 16, nf * 8, name="dec5")(jnp.concatenate([center, conv5], -1))
         dec4 = DecoderBlock(nf * 16, nf * 8, name="dec4")(jnp.concatenate([dec5, conv4], -1))
         dec3 = DecoderBlock(nf * 8, nf * 2, name="dec3")(jnp.concatenate([dec4, conv3], -1))
@@ -198,7 +198,7 @@ def average_pool_to(x: jnp.ndarray, size: int) -> jnp.ndarray:
     factor = x.shape[1] // size
     if factor == 1:
         return x
-    return nn.avg_pool(x, (factor, factor), strides=(factor, factor))
+    return nn.avg_pool(x, window_shape=(factor, factor), strides=(factor, factor))
 
 
 class FERAtt(nn.Module):

@@ -59,7 +59,7 @@ PADDINGS = ("SAME", "VALID")
 
 
 def _max_pool(x: jnp.ndarray) -> jnp.ndarray:
-    return nn.max_pool(x, (2, 2), strides=(2, 2))
+    return nn.max_pool(x, window_shape=(2, 2), strides=(2, 2))
 
 
 class JalalSelfAttentionNet(nn.Module):

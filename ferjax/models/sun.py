@@ -54,7 +54,7 @@ class SunConvTrunk(nn.Module):
                     x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                                      name=f"bn{block + 1}_{i + 1}")(x)
                 x = nn.relu(x)
-            x = nn.max_pool(x, (2, 2), strides=(2, 2))
+            x = nn.max_pool(x, window_shape=(2, 2), strides=(2, 2))
         return x
 
 

@@ -60,7 +60,7 @@ class VGGFER(nn.Module):
                 x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                                  name=f"bn{stage + 1}_{i + 1}")(x)
                 x = nn.relu(x)
-            x = nn.max_pool(x, (2, 2), strides=(2, 2))
+            x = nn.max_pool(x, window_shape=(2, 2), strides=(2, 2))
         pooled = jnp.mean(x, axis=(1, 2))
         pooled = nn.Dropout(self.dropout_rate, deterministic=not train)(pooled)
         logits = nn.Dense(self.num_classes, name="fc")(pooled)

@@ -128,6 +128,16 @@ class Predictor:
                    restored.variables, batch_size, model=restored.model,
                    gradcam_layer=gradcam_layer)
 
+    @classmethod
+    def from_export(cls, directory: str | Path, batch_size: int = DEFAULT_BATCH) -> "Predictor":
+        """An export folder of ferjax.export (model.stablehlo, variables.npz, preprocess.json):
+        no config, checkpoint library or training code is read."""
+        from ferjax import export
+
+        exported = export.read_exported(directory)
+        variables = export.read_variables(Path(directory) / export.VARIABLES, exported)
+        return cls(InputSpec.read(directory), exported.call, variables, batch_size)
+
     # --- faces -------------------------------------------------------------------------------
     @functools.cached_property
     def _detector(self):
