@@ -111,3 +111,21 @@ def test_missing_or_non_run_workdirs_are_one_line_errors(tmp_path):
         assert done.returncode == 1
         (line,) = done.stderr.strip().splitlines()
         assert line.startswith("error:") and str(workdir) in line
+
+
+def test_an_export_folder_predicts_what_its_run_does(run, photos, tmp_path):
+    from ferjax import export
+
+    export.export_run(run, tmp_path / "export", onnx=False)
+    args = (photos / "sub" / "one.jpg", "--nodetect")
+    from_run = _cli(f"--workdir={run}", f"--out={tmp_path / 'a'}", *args)
+    from_export = _cli(f"--export={tmp_path / 'export'}", *args)
+    assert from_run.returncode == 0 and from_export.returncode == 0, from_export.stderr[-2000:]
+    (a,), (b,) = _rows(tmp_path / "a"), _rows(tmp_path / "export" / "predictions")
+    assert a["label"] == b["label"]
+    assert list(b["probabilities"].values()) == pytest.approx(
+        list(a["probabilities"].values()), abs=1e-5)
+    both = _cli(f"--workdir={run}", f"--export={tmp_path / 'export'}", *args)
+    assert both.returncode != 0 and "exactly one of --workdir" in both.stderr
+    gradcam = _cli(f"--export={tmp_path / 'export'}", "--gradcam_layer=trunk", *args)
+    assert gradcam.returncode != 0 and "--gradcam_layer needs the model's code" in gradcam.stderr

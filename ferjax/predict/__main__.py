@@ -4,9 +4,11 @@ for photos, folders (recursive), globs and videos.
     python -m ferjax.predict --workdir=runs/x photo.jpg
     python -m ferjax.predict --workdir=runs/x photos/ --annotate
     python -m ferjax.predict --workdir=runs/x clip.mp4 --every=5
+    python -m ferjax.predict --export=exports/x photo.jpg   # a ferjax.export folder instead
+
 
 Writes predictions.jsonl and predictions.csv (ferjax.predict.records) and the run's
-preprocess.json into --out (default <workdir>/predictions/), one row per detected face of each
+preprocess.json into --out (default <workdir or export>/predictions/), one row per detected face of each
 image or sampled video frame, flushed as each input is done; a rerun skips (file, frame) pairs
 already written. Unreadable, empty or faceless inputs get a row with the reason and the run
 goes on; the exit status is 1 only when no input could be read. --annotate also writes
@@ -34,7 +36,10 @@ _ARRAYS = ("input", "attention")  # explanation arrays: annotation only, not row
 def define_flags() -> dict:
     return {
         "workdir": flags.DEFINE_string("workdir", "", "The trained run's directory."),
-        "out": flags.DEFINE_string("out", "", "Output folder (default <workdir>/predictions)."),
+        "export": flags.DEFINE_string("export", "", "Instead of --workdir: a folder written by "
+                                      "ferjax.export (no checkpoint or config is read)."),
+        "out": flags.DEFINE_string("out", "", "Output folder (default <workdir or export>/"
+                                   "predictions)."),
         "checkpoint": flags.DEFINE_enum("checkpoint", "selected", ["selected", "best", "last"],
                                         "Which checkpoint of the run."),
         "every": flags.DEFINE_integer("every", 1, "Videos: classify every N-th frame."),
@@ -120,22 +125,29 @@ def run(predictor, paths: list[str], out: Path, every: int = 1, detect: bool = T
 def main(argv, holders: dict) -> None:
     f = {name: holder.value for name, holder in holders.items()}
     paths = argv[1:]
-    if not f["workdir"]:
-        raise app.UsageError("--workdir is required")
+    if bool(f["workdir"]) == bool(f["export"]):
+        raise app.UsageError("give exactly one of --workdir (a trained run) and --export "
+                             "(a ferjax.export folder)")
+    if f["export"] and f["gradcam_layer"]:
+        raise app.UsageError("--gradcam_layer needs the model's code: use --workdir, not "
+                             "--export")
     if not paths:
         raise app.UsageError("give at least one image, video, folder or glob")
     if f["every"] < 1:
         raise app.UsageError(f"--every={f['every']}: expected >= 1")
-    workdir = Path(f["workdir"])
-    if not workdir.is_dir():
-        sys.exit(f"error: --workdir {workdir} does not exist")
+    source = Path(f["workdir"] or f["export"])
+    if not source.is_dir():
+        sys.exit(f"error: --{'workdir' if f['workdir'] else 'export'} {source} does not exist")
     from ferjax.predict.predictor import Predictor
     try:
-        predictor = Predictor.from_workdir(workdir, f["checkpoint"], f["batch_size"],
-                                           gradcam_layer=f["gradcam_layer"])
+        if f["export"]:
+            predictor = Predictor.from_export(source, f["batch_size"])
+        else:
+            predictor = Predictor.from_workdir(source, f["checkpoint"], f["batch_size"],
+                                               gradcam_layer=f["gradcam_layer"])
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
-    out = Path(f["out"]) if f["out"] else workdir / "predictions"
+    out = Path(f["out"]) if f["out"] else source / "predictions"
     counts = run(predictor, paths, out, f["every"], f["detect"], f["annotate"])
     print(f"{counts['read']} images read, {counts['unreadable']} unreadable, "
           f"{counts['skipped']} already done; written to {out}", file=sys.stderr)
