@@ -5,6 +5,11 @@ runs jitted data-parallel steps, evaluates periodically, checkpoints (also on SI
 on a non-finite loss with the last good checkpoint intact, and returns the final evaluation.
 What a run leaves beyond checkpoints and metrics (results.json, figures, analyses) is written
 by the evaluators its runner calls (ferjax.runs).
+
+train() is two parts: `_setup` checks the config against the data, builds the state, input,
+step functions and checkpoint manager and restores the newest checkpoint (a `_Setup`), and
+`_Loop` runs segments of steps with, at each segment's end and in this order, the periodic
+actions: log, evaluate (validate and select), checkpoint, stop on a preemption.
 """
 
 from __future__ import annotations
@@ -211,76 +216,156 @@ def train(config, workdir: str | Path) -> TrainedModel:
     Leaves in `workdir`: checkpoints/, metrics.jsonl, tensorboard/, config.json and
     data_stats.json (process 0 writes files).
     """
-    workdir = Path(workdir)
+    setup = _setup(config, Path(workdir))
+    loop = _Loop(setup)
+    # A failure (NaN, interrupt) must not lose a checkpoint whose asynchronous save is still
+    # in flight: always wait for it before leaving.
+    try:
+        with _TermSignal(active=jax.process_count() == 1) as term:
+            loop.run(term)
+    finally:
+        setup.manager.wait_until_finished()
+        setup.train_input.close()
+    if loop.preempted:
+        if setup.is_main:
+            print(f"preempted: checkpoint saved at step {loop.done}; rerun the same command to "
+                  "resume", flush=True)
+        setup.writer.close()
+        return TrainedModel(setup.workdir, config, setup.data,
+                            {"preempted": True, "step": loop.done})
+    return TrainedModel(setup.workdir, config, setup.data, _final_evaluation(setup, loop))
+
+
+# --- setup: everything the loop needs, checked, built and restored before the first step ---
+
+
+@dataclasses.dataclass
+class _Plan:
+    """What the config asks of this data, checked before anything is compiled."""
+    local_batch: int
+    num_steps: int
+    eval_every: int
+    criterion: Any  # selection.Criterion; None without a validation split
+    tta_mode: str
+
+
+@dataclasses.dataclass
+class _Setup:
+    """A training run ready for its first (or resumed) step."""
+    config: Any
+    workdir: Path
+    is_main: bool
+    data: pipeline.Data
+    plan: _Plan
+    schedule: Any
+    state: Any  # the restored (or initial) train state, replicated over the mesh
+    start_step: int
+    step_rng: Any
+    train_input: Any  # feed.TrainInput
+    manager: Any  # checkpoint manager
+    best: best_lib.BestCheckpoint | None
+    writer: writers.MetricWriter
+    caller: dispatch.StepCaller
+    run_eval: Any  # run_eval(state, source=None) -> evaluation dict
+    steps_per_call: int
+
+
+def _setup(config, workdir: Path) -> _Setup:
+    """Data, checks, initial state, input, checkpoint restore, run files, step functions."""
     is_main = jax.process_index() == 0
     if is_main:
         workdir.mkdir(parents=True, exist_ok=True)
     mesh = distributed.data_mesh()
     data = _prepare_data(config)
-    train_cfg = config.train
-    local_batch = distributed.local_batch_size(train_cfg.batch_size)  # fail early, by name
-    distributed.local_batch_size(config.eval.batch_size, "config.eval.batch_size")
-    num_steps = num_train_steps(train_cfg, data.info["train_size"])
+    plan = _plan(config, data)
     model = build_model(config.model, data.info)
     for name in config.losses:
         loss_lib.get(name)  # fail before compiling anything on a misspelt loss term
-    tta_mode = config.eval.get("tta", "none")
-    for source in (data.eval, data.validation):
-        if source is not None:  # a TTA mode the stored images cannot support fails here
-            tta.check(tta_mode, tta.stored_size(source), data.spec.crop_size)
-    selecting = data.validation is not None
-    if selecting:
-        criterion = selection.criterion(train_cfg)
-        selection.check_metric(criterion, selection.available_metrics(config.losses))
-    eval_every = selection.eval_interval(
-        int(train_cfg.eval_every), -(-data.info["train_size"] // train_cfg.batch_size), selecting)
-
-    schedule = optim.make_schedule(train_cfg.schedule, num_steps)
-    tx = optim.make_optimizer(train_cfg.optimizer, schedule)
-    rng = jax.random.key(config.seed)
-    init_rng, step_rng = jax.random.split(rng)
-    variables = load_pretrained(config.model, state_lib.init_variables(
-        model, init_rng, data.info["image_shape"]))
-    state = state_lib.create_train_state(model, variables, tx, train_cfg.get("trainable", ""))
-    if train_cfg.get("init_from", ""):
-        # Start from another run's weights (a resumable checkpoint below still takes priority).
-        state = state_lib.warm_start(state, checkpoint.restore_variables(train_cfg.init_from))
-    ema_decay = float(train_cfg.get("ema_decay", 0.0))
-    state = ema.init(state, ema_decay)  # after warm_start: the EMA starts at the initial weights
+    train_cfg = config.train
+    schedule = optim.make_schedule(train_cfg.schedule, plan.num_steps)
+    state, step_rng = _initial_state(config, data, model, optim.make_optimizer(
+        train_cfg.optimizer, schedule))
     if is_main:
         logging.info("parameters:\n%s", state_lib.parameter_overview(state.params))
         print(state_lib.parameter_overview(state.params), flush=True)
 
-    k = dispatch.steps_per_call(train_cfg)
-    dtype = precision.compute_dtype(train_cfg)
-    train_input = feed.make_train_input(config, data, mesh, local_batch, workdir)
-    train_iter = train_input.iterator  # None on the device path: the step number suffices
+    train_input = feed.make_train_input(config, data, mesh, plan.local_batch, workdir)
     manager = checkpoint.make_manager(workdir, train_cfg.checkpoint_every,
                                       train_cfg.get("keep_checkpoints", 3))
     repl = distributed.replicated(mesh)
     # Restored arrays are read straight into their shardings: a restored host tree cannot be
     # device_put across processes.
     state = jax.device_put(state, repl)
-    state, start_step = checkpoint.restore_latest(manager, state, train_iter)
-    best = best_lib.BestCheckpoint(workdir, criterion) if selecting else None
-    if best is not None:
+    state, start_step = checkpoint.restore_latest(manager, state, train_input.iterator)
+    best = None
+    if plan.criterion is not None:
+        best = best_lib.BestCheckpoint(workdir, plan.criterion)
         best.resume(manager, start_step, state)
     writer = writers.MetricWriter(workdir, enabled=is_main)
     writer.truncate_after(start_step)
-    if start_step >= num_steps or (best is not None and best.stop):
+    if start_step >= plan.num_steps or (best is not None and best.stop):
         writer.drop(start_step, "eval")  # a finished run rerun evaluates again: no second line
     if is_main:
-        write_json(workdir / "config.json", json.loads(config.to_json_best_effort()))
-        write_json(workdir / "data_stats.json", {"mean": data.norm.mean, "std": data.norm.std,
-                                                 **{k: v for k, v in data.info.items()
-                                                    if k != "mean_landmarks"}})
+        _write_run_files(workdir, config, data)
         if start_step:
             print(f"resumed from checkpoint at step {start_step}", flush=True)
 
+    k = dispatch.steps_per_call(train_cfg)
+    caller, run_eval = _step_functions(config, data, mesh, repl, train_input, k, plan.tta_mode)
+    return _Setup(config, workdir, is_main, data, plan, schedule, state, start_step, step_rng,
+                train_input, manager, best, writer, caller, run_eval, k)
+
+
+def _plan(config, data: pipeline.Data) -> _Plan:
+    train_cfg = config.train
+    local_batch = distributed.local_batch_size(train_cfg.batch_size)  # fail early, by name
+    distributed.local_batch_size(config.eval.batch_size, "config.eval.batch_size")
+    num_steps = num_train_steps(train_cfg, data.info["train_size"])
+    tta_mode = config.eval.get("tta", "none")
+    for source in (data.eval, data.validation):
+        if source is not None:  # a TTA mode the stored images cannot support fails here
+            tta.check(tta_mode, tta.stored_size(source), data.spec.crop_size)
+    criterion = None
+    if data.validation is not None:
+        criterion = selection.criterion(train_cfg)
+        selection.check_metric(criterion, selection.available_metrics(config.losses))
+    eval_every = selection.eval_interval(
+        int(train_cfg.eval_every), -(-data.info["train_size"] // train_cfg.batch_size),
+        criterion is not None)
+    return _Plan(local_batch, num_steps, eval_every, criterion, tta_mode)
+
+
+def _initial_state(config, data: pipeline.Data, model, tx) -> tuple[Any, Any]:
+    """(train state before any restore, the step rng): init or pretrained weights, an optional
+    warm start from another setup, the EMA copy."""
+    train_cfg = config.train
+    init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
+    variables = load_pretrained(config.model, state_lib.init_variables(
+        model, init_rng, data.info["image_shape"]))
+    state = state_lib.create_train_state(model, variables, tx, train_cfg.get("trainable", ""))
+    if train_cfg.get("init_from", ""):
+        # Start from another run's weights (a resumable checkpoint still takes priority).
+        state = state_lib.warm_start(state, checkpoint.restore_variables(train_cfg.init_from))
+    # After warm_start: the EMA starts at the initial weights.
+    return ema.init(state, float(train_cfg.get("ema_decay", 0.0))), step_rng
+
+
+def _write_run_files(workdir: Path, config, data: pipeline.Data) -> None:
+    write_json(workdir / "config.json", json.loads(config.to_json_best_effort()))
+    write_json(workdir / "data_stats.json", {"mean": data.norm.mean, "std": data.norm.std,
+                                             **{k: v for k, v in data.info.items()
+                                                if k != "mean_landmarks"}})
+
+
+def _step_functions(config, data: pipeline.Data, mesh, repl, train_input, k: int,
+                    tta_mode: str):
+    """(the train-step caller, run_eval(state, source=None)), both jitted over the mesh."""
+    train_cfg = config.train
+    dtype = precision.compute_dtype(train_cfg)
     loss_terms = {name: dict(v) for name, v in config.losses.items()}
     train_step = functools.partial(steps.train_step, loss_terms=loss_terms, compute_dtype=dtype,
                                    batch_augment=dict(config.data.get("batch_augment", {})),
-                                   ema_decay=ema_decay)
+                                   ema_decay=float(train_cfg.get("ema_decay", 0.0)))
     caller = dispatch.StepCaller(
         train_input.step_fn(train_step, config.seed, train_cfg.batch_size), repl, k,
         stacked=not train_input.on_device)
@@ -288,99 +373,119 @@ def train(config, workdir: str | Path) -> TrainedModel:
                                         compute_dtype=dtype), out_shardings=repl)
     run_eval = functools.partial(evaluate, data=data, eval_fn=eval_fn, mesh=mesh,
                                  batch_size=config.eval.batch_size, tta_mode=tta_mode)
+    return caller, run_eval
 
-    progress = _Progress(num_steps, train_cfg.batch_size, start_step)
-    buffer = dispatch.MetricBuffer()
-    preempted = stopped = False
-    done = saved = start_step
 
-    def save_checkpoint() -> None:
-        nonlocal saved
-        checkpoint.save(manager, done, state, train_iter, force=True,
-                        selection=None if best is None else best.to_json())
-        saved = done
+# --- the loop: train segments, then the periodic actions at each segment's end ---
 
-    def flush_pending(step: int) -> None:
+
+class _Loop:
+    """Runs a _Setup's steps; between segments, in this order: log, evaluate (validate and
+    select when the run selects), checkpoint, stop on a preemption or early stop."""
+
+    def __init__(self, setup: _Setup):
+        self.setup = setup
+        self.state = setup.state
+        self.done = self.saved = setup.start_step
+        self.preempted = self.stopped = False
+        self.progress = _Progress(setup.plan.num_steps, setup.config.train.batch_size,
+                                  setup.start_step)
+        self.buffer = dispatch.MetricBuffer()
+
+    def run(self, term: _TermSignal) -> None:
+        setup, plan = self.setup, self.setup.plan
+        train_cfg = setup.config.train
+        intervals = (train_cfg.log_every, plan.eval_every, train_cfg.checkpoint_every)
+
+        def stop_requested(done: int) -> bool:
+            if jax.process_count() > 1:
+                return setup.manager.reached_preemption(done)
+            return term.received
+
+        # A run that stopped early and is run again trains no further.
+        while self.done < plan.num_steps and not (setup.best is not None and setup.best.stop):
+            # Steps up to the next log/eval/checkpoint point: nothing here waits for the
+            # device, so the host prepares the next batches while it computes.
+            stop = dispatch.next_stop(self.done, plan.num_steps, intervals)
+            self.state, self.done, self.preempted = _run_segment(
+                self.state, self.done, stop, setup.steps_per_call, setup.caller,
+                setup.train_input.next, setup.step_rng, self.buffer, stop_requested)
+            last = self.done == plan.num_steps
+            self._log(last)
+            self._evaluate(last)
+            self._checkpoint(last)
+            if self.preempted or self.stopped:
+                break
+
+    def _log(self, last: bool) -> None:
+        if self.done % self.setup.config.train.log_every == 0 or last:
+            self._flush_pending()
+
+    def _evaluate(self, last: bool) -> None:
+        setup, done, eval_every = self.setup, self.done, self.setup.plan.eval_every
+        if setup.best is not None and (done % eval_every == 0 or last):
+            self._flush_pending()
+            result = setup.run_eval(self.state, source=setup.data.validation)
+            self.stopped = _validate(setup.best, result, done, setup.writer, setup.is_main,
+                                     save=self._save,
+                                     save_best=lambda: setup.best.save(done, self.state))
+            self.progress.mark(done)
+        elif eval_every and done % eval_every == 0 and not last:
+            self._flush_pending()
+            result = setup.run_eval(self.state)
+            setup.writer.write(done, "eval", _scalars(result))
+            if setup.is_main:
+                print(f"eval at step {done}: accuracy {result['accuracy']:.4f}", flush=True)
+            self.progress.mark(done)
+
+    def _checkpoint(self, last: bool) -> None:
+        due = self.preempted or self.stopped or self.setup.manager.should_save(self.done) or last
+        if due and self.saved != self.done:
+            self._flush_pending()  # never save a state that followed a NaN step
+            self._save()
+            self.progress.mark(self.done)
+
+    def _save(self) -> None:
+        setup = self.setup
+        checkpoint.save(setup.manager, self.done, self.state, setup.train_input.iterator,
+                        force=True, selection=None if setup.best is None else setup.best.to_json())
+        self.saved = self.done
+
+    def _flush_pending(self) -> None:
         """Fetches the buffered steps' metrics, logs their mean; raises on NaN/Inf."""
-        if not buffer:
+        if not self.buffer:
             return
-        rows = buffer.fetch()
+        setup, step = self.setup, self.done
+        rows = self.buffer.fetch()
         for s, m in rows:
             if m["finite"] < 1.0:
                 raise NonFiniteLossError(
                     f"non-finite loss or gradients at step {s + 1} (loss={m['loss']}); training "
-                    f"stopped. {_last_good(manager, workdir)}; lower "
+                    f"stopped. {_last_good(setup.manager, setup.workdir)}; lower "
                     "config.train.optimizer/schedule learning rate or check the data.")
         means = {k: float(np.mean([m[k] for _, m in rows])) for k in rows[0][1] if k != "finite"}
-        means["learning_rate"] = float(schedule(step))
-        means["images_per_s"] = progress.images_per_s(step)
-        writer.write(step, "train", means)
-        if is_main:
-            print(progress.line(step, means), flush=True)
-        progress.mark(step)
+        means["learning_rate"] = float(setup.schedule(step))
+        means["images_per_s"] = self.progress.images_per_s(step)
+        setup.writer.write(step, "train", means)
+        if setup.is_main:
+            print(self.progress.line(step, means), flush=True)
+        self.progress.mark(step)
 
-    def stop_requested(done: int) -> bool:
-        return manager.reached_preemption(done) if jax.process_count() > 1 else term.received
 
-    intervals = (train_cfg.log_every, eval_every, train_cfg.checkpoint_every)
-    # A failure (NaN, interrupt) must not lose a checkpoint whose asynchronous save is still
-    # in flight: always wait for it before leaving.
-    try:
-        with _TermSignal(active=jax.process_count() == 1) as term:
-            # A run that stopped early and is run again trains no further.
-            while done < num_steps and not (best is not None and best.stop):
-                # Steps up to the next log/eval/checkpoint point: nothing here waits for the
-                # device, so the host prepares the next batches while it computes.
-                stop = dispatch.next_stop(done, num_steps, intervals)
-                state, done, preempted = _run_segment(state, done, stop, k, caller,
-                                                      train_input.next, step_rng, buffer,
-                                                      stop_requested)
-                last = done == num_steps
-                if done % train_cfg.log_every == 0 or last:
-                    flush_pending(done)
-                if best is not None and (done % eval_every == 0 or last):
-                    flush_pending(done)
-                    stopped = _validate(best, run_eval(state, source=data.validation), done,
-                                        writer, is_main,
-                                        save=save_checkpoint,
-                                        save_best=lambda: best.save(done, state))
-                    progress.mark(done)
-                elif eval_every and (done % eval_every == 0) and not last:
-                    flush_pending(done)
-                    result = run_eval(state)
-                    writer.write(done, "eval", _scalars(result))
-                    if is_main:
-                        print(f"eval at step {done}: accuracy {result['accuracy']:.4f}",
-                              flush=True)
-                    progress.mark(done)
-                if (preempted or stopped or manager.should_save(done) or last) and saved != done:
-                    flush_pending(done)  # never save a state that followed a NaN step
-                    save_checkpoint()
-                    progress.mark(done)
-                if preempted or stopped:
-                    break
-    finally:
-        manager.wait_until_finished()
-        train_input.close()
-
-    if preempted:
-        if is_main:
-            print(f"preempted: checkpoint saved at step {done}; rerun the same command to "
-                  "resume", flush=True)
-        writer.close()
-        return TrainedModel(workdir, config, data, {"preempted": True, "step": done})
-
-    result = run_eval(state)
-    result["step"] = done
-    writer.write(done, "eval", _scalars(result))
-    if is_main:
-        print(f"final evaluation at step {done}: accuracy {result['accuracy']:.4f} "
+def _final_evaluation(setup: _Setup, loop: _Loop) -> dict:
+    """The test split at the last step (and, for a selecting setup, at the best checkpoint)."""
+    result = setup.run_eval(loop.state)
+    result["step"] = loop.done
+    setup.writer.write(loop.done, "eval", _scalars(result))
+    if setup.is_main:
+        print(f"final evaluation at step {loop.done}: accuracy {result['accuracy']:.4f} "
               f"on {result['num_examples']} examples", flush=True)
-    if best is not None:
-        result = _test_at_best(best, state, result, run_eval, config, is_main)
-        best.close()
-    writer.close()
-    return TrainedModel(workdir, config, data, result)
+    if setup.best is not None:
+        result = _test_at_best(setup.best, loop.state, result, setup.run_eval, setup.config,
+                               setup.is_main)
+        setup.best.close()
+    setup.writer.close()
+    return result
 
 
 def _run_segment(state, start: int, stop: int, k: int, caller, next_feed, rng, buffer,
