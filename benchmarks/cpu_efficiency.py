@@ -53,6 +53,9 @@ _ROUNDS = flags.DEFINE_integer("rounds", 2, "Alternating rounds of each framewor
 _DTYPE = flags.DEFINE_enum("compute_dtype", "float32", ["float32", "bfloat16"],
                            "ferjax's compute dtype (PyTorch stays float32).")
 _TORCH_THREADS = flags.DEFINE_integer("torch_threads", 0, "0: the CPUs this process may use.")
+_CONV_GRAD = flags.DEFINE_integer(
+    "conv_grad_positions", None, "Sets config.model.conv_grad_positions (0: XLA's own weight "
+    "gradient; unset: the model's default, chunked on the CPU).")
 
 
 def median_seconds(call, steps: int) -> float:
@@ -84,7 +87,7 @@ def _flops(compiled) -> float:
     return float(cost["flops"])
 
 
-def jax_steps(case: str, compute_dtype: str) -> dict:
+def jax_steps(case: str, compute_dtype: str, conv_grad_positions: int | None = None) -> dict:
     """{"config", "batch", "forward_flops", "jax_step": call, "jax_bare": call} for a case."""
     import importlib
 
@@ -99,6 +102,8 @@ def jax_steps(case: str, compute_dtype: str) -> dict:
 
     module, arg, shape, classes = CASES[case]
     config = importlib.import_module(f"ferjax.configs.{module}").get_config(arg)
+    if conv_grad_positions is not None:
+        config.model.conv_grad_positions = conv_grad_positions
     batch = config.train.batch_size
     model = build_model(config.model, {"num_classes": classes, "image_shape": shape})
     variables = state_lib.init_variables(model, jax.random.key(0), shape)
@@ -182,9 +187,11 @@ def torch_step(spec: dict, threads: int):
 
 
 def measure(case: str, steps: int, rounds: int, compute_dtype: str, threads: int,
-            peak: float) -> dict:
-    spec = jax_steps(case, compute_dtype)
-    calls = {"jax_step": spec["jax_step"], "jax_bare": spec["jax_bare"]}
+            peak: float, conv_grad_positions: int | None = None) -> dict:
+    spec = jax_steps(case, compute_dtype, conv_grad_positions)
+    calls = {"jax_step": spec["jax_step"], "jax_bare": spec["jax_bare"],
+             # The same step with XLA's own convolution weight gradient (before chunking).
+             "jax_step_xla_grad": jax_steps(case, compute_dtype, 0)["jax_step"]}
     torch_call = torch_step(spec, threads)
     if torch_call is not None:
         calls["torch"] = torch_call
@@ -203,7 +210,7 @@ def measure(case: str, steps: int, rounds: int, compute_dtype: str, threads: int
                      "fraction_of_peak": round(img_s * gflop_per_image / peak, 3)}
     if "torch" in rates:
         out["torch_threads"] = threads
-        for name in ("jax_step", "jax_bare"):
+        for name in ("jax_step", "jax_bare", "jax_step_xla_grad"):
             out[f"{name}_over_torch"] = round(out[name]["img_s"] / out["torch"]["img_s"], 3)
     return out
 
@@ -219,8 +226,8 @@ def main(argv):
     threads = _TORCH_THREADS.value or len(os.sched_getaffinity(0))
     peak = matmul_peak_gflops()
     for case in _CASES.value:
-        print(json.dumps(measure(case, _STEPS.value, _ROUNDS.value, _DTYPE.value, threads, peak)),
-              flush=True)
+        print(json.dumps(measure(case, _STEPS.value, _ROUNDS.value, _DTYPE.value, threads, peak,
+                                 _CONV_GRAD.value)), flush=True)
     print(json.dumps({"matmul_f32_peak_gflop_s": round(peak, 1),
                       "device": f"{jax.devices()[0].device_kind} x{jax.device_count()}",
                       "cpus": len(os.sched_getaffinity(0)),

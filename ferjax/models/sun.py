@@ -21,6 +21,9 @@ Choices where the paper is silent or ambiguous (config option in brackets):
   of Eq. 4. We normalise by the sum of the mirrored exponentials, i.e. a softmax of the
   symmetrised scores [model.symmetric_denominator="symmetrized"]; "paper" selects the printed
   denominator.
+- When training on one CPU device, the trunk's weight gradients are summed over batch chunks
+  (the same convolution's gradient, summed in another order; 1.5-2× faster steps on XLA:CPU,
+  ferjax.models.conv_grad) [model.conv_grad_positions; 0 = XLA's own].
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ferjax.models import conv_grad
 from ferjax.models.from_config import module_kwargs
 
 # (channels, number of 3×3 convolutions) per block; each block ends in a 2×2 max-pool (Table 2).
@@ -42,13 +46,16 @@ class SunConvTrunk(nn.Module):
 
     plan: Sequence[tuple[int, int]] = CONV_PLAN
     batch_norm: bool = False
+    # Weight gradients summed over batch chunks when training (ferjax.models.conv_grad).
+    conv_grad_positions: int = conv_grad.AUTO
 
     @nn.compact
     def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
+        conv = conv_grad.for_training(self.conv_grad_positions, train)
         for block, (features, repeats) in enumerate(self.plan):
             for i in range(repeats):
                 x = nn.Conv(features, (3, 3), padding="SAME", use_bias=False,
-                            kernel_init=nn.initializers.he_normal(),
+                            kernel_init=nn.initializers.he_normal(), conv_general_dilated=conv,
                             name=f"conv{block + 1}_{i + 1}")(x)
                 if self.batch_norm:
                     x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
@@ -117,10 +124,12 @@ class SunBaseline(nn.Module):
     num_classes: int
     dropout_rate: float = 0.5
     batch_norm: bool = False
+    conv_grad_positions: int = conv_grad.AUTO
 
     @nn.compact
     def __call__(self, images: jnp.ndarray, *, train: bool = False) -> dict[str, jnp.ndarray]:
-        features = SunConvTrunk(batch_norm=self.batch_norm, name="trunk")(images, train)
+        features = SunConvTrunk(batch_norm=self.batch_norm, name="trunk",
+                                conv_grad_positions=self.conv_grad_positions)(images, train)
         logits = _dropout_fc(features, self.num_classes, self.dropout_rate, train)
         return {"logits": logits, "features": features}
 
@@ -135,6 +144,7 @@ class SunAttention(nn.Module):
     num_classes: int
     dropout_rate: float = 0.5
     batch_norm: bool = False
+    conv_grad_positions: int = conv_grad.AUTO
     hidden: int = 66
     beta: float = 1.0
     symmetric: bool = False
@@ -143,7 +153,8 @@ class SunAttention(nn.Module):
 
     @nn.compact
     def __call__(self, images: jnp.ndarray, *, train: bool = False) -> dict[str, jnp.ndarray]:
-        features = SunConvTrunk(batch_norm=self.batch_norm, name="trunk")(images, train)
+        features = SunConvTrunk(batch_norm=self.batch_norm, name="trunk",
+                                conv_grad_positions=self.conv_grad_positions)(images, train)
         z, weights = AttentionMapping(self.hidden, self.beta, self.symmetric, self.attention_bias,
                                       self.symmetric_denominator, name="attention")(features)
         logits = _dropout_fc(z, self.num_classes, self.dropout_rate, train)
@@ -156,10 +167,12 @@ class SunGAP(nn.Module):
     num_classes: int
     dropout_rate: float = 0.5
     batch_norm: bool = False
+    conv_grad_positions: int = conv_grad.AUTO
 
     @nn.compact
     def __call__(self, images: jnp.ndarray, *, train: bool = False) -> dict[str, jnp.ndarray]:
-        features = SunConvTrunk(batch_norm=self.batch_norm, name="trunk")(images, train)
+        features = SunConvTrunk(batch_norm=self.batch_norm, name="trunk",
+                                conv_grad_positions=self.conv_grad_positions)(images, train)
         b, h, w, _ = features.shape
         weights = jnp.full((b, h, w), 1.0 / (h * w), features.dtype)
         logits = _dropout_fc(jnp.mean(features, axis=(1, 2)), self.num_classes,

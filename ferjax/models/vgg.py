@@ -19,6 +19,7 @@ from typing import Any, Mapping, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from ferjax.models import conv_grad
 from ferjax.models.from_config import module_kwargs
 
 WIDTHS: tuple[int, ...] = (64, 128, 256, 512)
@@ -40,6 +41,9 @@ class VGGFER(nn.Module):
       convs_per_stage: 3×3 convolutions per stage (2 in Khaireddin & Chen).
       width_multiplier: scales `widths` (1.0 = the paper's).
       dropout_rate: before the classifier (0.3 as the probe).
+      conv_grad_positions: weight gradients of the convolutions summed over batch chunks of
+        about this many output positions when training; -1: 4096 on one CPU device, XLA's own
+        elsewhere; 0: XLA's own (ferjax.models.conv_grad).
     """
 
     num_classes: int
@@ -47,15 +51,17 @@ class VGGFER(nn.Module):
     convs_per_stage: int = 2
     width_multiplier: float = 1.0
     dropout_rate: float = 0.3
+    conv_grad_positions: int = conv_grad.AUTO
 
     @nn.compact
     def __call__(self, images: jnp.ndarray, *, train: bool = False) -> dict[str, jnp.ndarray]:
         x = images
+        conv = conv_grad.for_training(self.conv_grad_positions, train)
         for stage, features in enumerate(scaled_widths(self.widths, self.width_multiplier)):
             for i in range(self.convs_per_stage):
                 # No bias: the BatchNorm that follows has its own shift.
                 x = nn.Conv(features, (3, 3), padding="SAME", use_bias=False,
-                            kernel_init=nn.initializers.he_normal(),
+                            kernel_init=nn.initializers.he_normal(), conv_general_dilated=conv,
                             name=f"conv{stage + 1}_{i + 1}")(x)
                 x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                                  name=f"bn{stage + 1}_{i + 1}")(x)
