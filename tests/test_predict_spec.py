@@ -78,3 +78,18 @@ def test_real_run_takes_its_builder_configs_face_options(tmp_path):
 def test_a_folder_without_a_run_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
         spec_lib.input_spec_from_workdir(tmp_path)
+
+
+def test_predictor_is_named_by_the_package_and_loaded_lazily():
+    import subprocess
+    import sys
+
+    code = ("import sys, ferjax.predict as p; assert 'ferjax.predict.predictor' not in sys.modules; "
+            "from ferjax.predict.predictor import Predictor; assert p.Predictor is Predictor; "
+            "print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
+    import ferjax.predict
+
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        ferjax.predict.Nothing
