@@ -21,6 +21,7 @@ import functools
 from typing import Callable
 
 import jax
+import jax.numpy as jnp
 from jax import lax
 
 AUTO = -1
@@ -108,13 +109,16 @@ def _conv_bwd(plain, batch_axis, out_spec, positions, residuals, g):
         per_example *= g.shape[axis]
     batch = lhs.shape[batch_axis]
     size = chunk_size(batch, per_example, positions)
-    d_rhs = None
+    # The chunks' partial sums add up in at least float32, as XLA's single contraction
+    # accumulates (a bfloat16 kernel would otherwise round at every chunk).
+    accumulate = jnp.promote_types(rhs.dtype, jnp.float32)
+    d_rhs = jnp.zeros(rhs.shape, accumulate)
     for start in range(0, batch, size):
         x = lax.slice_in_dim(lhs, start, start + size, axis=batch_axis)
         dy = lax.slice_in_dim(g, start, start + size, axis=out_spec[0])
         part = jax.vjp(lambda k, x=x: plain(x, k), rhs)[1](dy)[0]
-        d_rhs = part if d_rhs is None else d_rhs + part
-    return d_lhs, d_rhs
+        d_rhs = d_rhs + part.astype(accumulate)
+    return d_lhs, d_rhs.astype(rhs.dtype)
 
 
 _conv.defvjp(_conv_fwd, _conv_bwd)

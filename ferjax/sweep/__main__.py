@@ -58,8 +58,9 @@ _CLAIM = flags.DEFINE_string("gke_claim", "ferjax-sweeps", "gke: PersistentVolum
 _TPU_NAME = flags.DEFINE_string("tpu_name", "my-tpu", "tpu: TPU VM name.")
 _TPU_ZONE = flags.DEFINE_string("tpu_zone", "us-central2-b", "tpu: its zone.")
 _TPU_PROJECT = flags.DEFINE_string("tpu_project", "", "tpu: GCP project ('' = default).")
-_IMAGE = flags.DEFINE_string("image", "ferjax:latest", "gke: container image built from the "
-                             "repository's Dockerfile.")
+_IMAGE = flags.DEFINE_string("image", "ferjax:cpu", "gke: container image built from the "
+                             "repository's Dockerfile (its CPU build's tag; push it to your "
+                             "registry and name it here, e.g. <registry>/ferjax:cuda).")
 _TPU_TYPE = flags.DEFINE_string("tpu_type", "", "gke: TPU accelerator, e.g. tpu-v5-lite-podslice.")
 _TPU_TOPOLOGY = flags.DEFINE_string("tpu_topology", "", "gke: TPU topology, e.g. 2x2.")
 _CHIPS = flags.DEFINE_integer("chips", 0, "gke: TPU chips per pod.")
