@@ -1,5 +1,6 @@
 """A start with a bad config value fails before any side effect (issue 22, item 2)."""
 
+import importlib
 import json
 import subprocess
 import sys
@@ -105,6 +106,19 @@ def test_misspelt_config_argument_is_one_line_not_a_traceback(tmp_path):
     assert not (tmp_path / "wd").exists()
     verbose = _launch("--config=configs/sun_attention.py:dta=wild", "--verbosity=1")
     assert verbose.returncode == 1 and "Traceback" in verbose.stderr  # kept for debugging
+
+
+def test_bad_conv_grad_positions_is_refused_before_the_workdir(tmp_path):
+    c = importlib.import_module("ferjax.configs.vgg_fer").get_config()
+    c.model.conv_grad_positions = -3
+    with pytest.raises(validate.ConfigError, match="config.model.conv_grad_positions=-3"):
+        validate.check_config(c)
+    run = _launch("--config=configs/sun_attention.py:runlocal", f"--workdir={tmp_path / 'wd'}",
+                  "--config.model.conv_grad_positions=-2")
+    assert run.returncode == 1
+    errors = [l for l in run.stderr.splitlines() if l.startswith("error:")]
+    assert len(errors) == 1 and "config.model.conv_grad_positions=-2" in errors[0], run.stderr
+    assert not (tmp_path / "wd").exists()
 
 
 def _sweep(*args):

@@ -3,9 +3,11 @@
 The weight gradient of a convolution contracts over the batch and every output position at
 once. XLA:CPU lowers that to one Eigen contraction of B·H·W terms, which runs far below the
 machine's matmul rate; the same sum taken over chunks of a few examples, each chunk a small
-contraction, is 3-4× faster at 48² and 24² (docs/performance.md, "Convolution train steps
-against PyTorch on the CPU"). The forward pass and the input gradient are XLA's own, so the
-values are the same convolution's; only the order of the weight gradient's summation differs.
+contraction, is 1.3-3.6× faster on the VGG cpu budget's layers (batch 128, 32-256 output
+features, 48²-6²) on the 2-core AMD EPYC of docs/performance.md ("Convolution train steps
+against PyTorch on the CPU"), and slower below 32 output features. The forward pass and the
+input gradient are XLA's own, so the values are the same convolution's; only the order of the
+weight gradient's summation differs.
 
 Not differentiable twice: the weight gradient is a custom VJP (a Hessian-vector product through
 a training step would need `conv_grad_positions=0`).

@@ -21,9 +21,10 @@ Choices where the paper is silent or ambiguous (config option in brackets):
   of Eq. 4. We normalise by the sum of the mirrored exponentials, i.e. a softmax of the
   symmetrised scores [model.symmetric_denominator="symmetrized"]; "paper" selects the printed
   denominator.
-- When training on one CPU device, the trunk's weight gradients are summed over batch chunks
-  (the same convolution's gradient, summed in another order; 1.5-2× faster steps on XLA:CPU,
-  ferjax.models.conv_grad) [model.conv_grad_positions; 0 = XLA's own].
+- When training on one CPU device, the trunk's weight gradients of kernels with ≥ 32 outputs
+  are summed over batch chunks (the same convolution's gradient, summed in another order;
+  ferjax.models.conv_grad; measured in docs/performance.md: the 144×112 step 1.13× faster, 48²
+  unchanged within the spread) [model.conv_grad_positions; 0 = XLA's own].
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from pathlib import Path
 from ferjax import losses, models, runs  # runs: the runners (same layer)
 from ferjax.data import device_input
 from ferjax.evaluation import tta
+from ferjax.models import conv_grad
 from ferjax.runs import evaluators
 from ferjax.train import distributed, optim, precision, selection
 
@@ -50,6 +51,10 @@ def _optimizer(config) -> None:
 def _names(config) -> None:
     # The registries' own lookups raise the errors train() would, naming the field.
     models.default_config(config.model.name)
+    if "conv_grad_positions" in config.model:
+        # The model reads it only when its first train step is traced; the backend and device
+        # count are given so that no jax backend starts before a multi-process start.
+        conv_grad.resolve(int(config.model.conv_grad_positions), backend="cpu", devices=1)
     for name in config.losses:
         losses.get(name)
     precision.compute_dtype(config.train)
